@@ -1,0 +1,168 @@
+"""``stylize``: the command line over ``stylizer.pipeline``; it parses, reports and sets the exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import StylizeError
+from .images import IMAGE_EXTENSIONS
+from .loading import load_generator
+from .models import GeneratorSpec
+from .pipeline import stylize_images
+from .presets import list_presets
+
+_EXTS = sorted({e.lstrip(".") for e in IMAGE_EXTENSIONS})
+
+
+def _err(msg: str) -> None:
+    click.echo(f"stylize: {msg}", err=True)
+
+
+def _describe_presets() -> str:
+    presets = list_presets()
+    if not presets:
+        return "no presets installed (train one with stylize-train, then stylize-train export)"
+    lines = []
+    for p in presets:
+        arch = (
+            p.spec.describe() if isinstance(p.spec, GeneratorSpec) else "architecture from weights"
+        )
+        lines.append(f"{p.name:14} {p.description}\n{'':14} {arch}")
+    return "\n".join(lines)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("inputs", nargs=-1)
+@click.option("-p", "--preset", metavar="NAME", help="Style to apply (see --list-presets).")
+@click.option(
+    "-w",
+    "--weights",
+    metavar="FILE",
+    help="Generator weights instead of a preset: a reference checkpoint such as "
+    "latest_net_G_A.pth, or any CycleGAN/pix2pix generator state dict.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    help="Output folder, or output file for a single input. "
+    "Default: NAME_STYLE.EXT beside each input, FOLDER_STYLE/ for a folder.",
+)
+@click.option("--ext", type=click.Choice(_EXTS), help="Write results in this format.")
+@click.option(
+    "--size", type=click.IntRange(8), help="Scale so the shorter side is this many pixels."
+)
+@click.option(
+    "--max-size", type=click.IntRange(8), help="Scale down so the longer side is at most this."
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--backend", default="auto", show_default=True, help="Inference backend.")
+@click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
+@click.option(
+    "--tile",
+    type=click.IntRange(0),
+    default=0,
+    help="Process images in tiles of this many pixels a side (0: only when an image does not fit "
+    "the memory budget). Tiles use whole-image statistics, so there are no seams.",
+)
+@click.option("--memory-mb", type=click.IntRange(64), help="Activation memory budget in MiB.")
+@click.option(
+    "--bn-stats",
+    type=click.Choice(["image", "running"]),
+    default="image",
+    show_default=True,
+    help="Batch-norm generators: per-image statistics (as the reference runs them) or the "
+    "running averages stored in the weights.",
+)
+@click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@click.option("--list-presets", is_flag=True, help="List the installed presets and exit.")
+@click.option("--inspect", is_flag=True, help="Say what architecture the weights are and exit.")
+def cli(
+    inputs: tuple[str, ...],
+    preset: str | None,
+    weights: str | None,
+    output: str | None,
+    ext: str | None,
+    size: int | None,
+    max_size: int | None,
+    device: str,
+    backend: str,
+    batch_size: int,
+    tile: int,
+    memory_mb: int | None,
+    bn_stats: str,
+    overwrite: bool,
+    quiet: bool,
+    list_presets: bool,
+    inspect: bool,
+) -> None:
+    """Stylize images with a CycleGAN or pix2pix generator.
+
+    INPUTS are image files, folders (searched recursively) or glob patterns. Results keep each
+    input's size and aspect ratio, depth (8/16-bit), and alpha channel.
+
+    \b
+    Examples:
+      stylize photo.jpg --preset vangogh            # -> photo_vangogh.jpg
+      stylize photos/ -o out/ --preset vangogh      # whole folder, re-runs skip done files
+      stylize "shots/*.png" --weights latest_net_G_A.pth --max-size 2048
+    """
+    if list_presets:
+        click.echo(_describe_presets())
+        return
+    if preset and weights:
+        raise click.UsageError("give --preset or --weights, not both")
+    if not preset and not weights:
+        raise click.UsageError("choose a style with --preset NAME or --weights FILE")
+    source = weights or preset
+    if inspect:
+        click.echo(f"{source}: {load_generator(source).spec.describe()}")
+        return
+    if not inputs:
+        raise click.UsageError("no INPUTS given (files, folders or glob patterns)")
+    progress = not quiet and sys.stderr.isatty()
+    summary = stylize_images(
+        list(inputs),
+        source,
+        output,
+        tag=preset or Path(weights).stem,
+        ext=f".{ext}" if ext else None,
+        overwrite=overwrite,
+        size=size,
+        max_size=max_size,
+        progress=progress,
+        log=_err,
+        device=device,
+        backend=backend,
+        batch_size=batch_size,
+        tile=tile or None,
+        memory_budget=memory_mb * 2**20 if memory_mb else None,
+        bn_stats=bn_stats,
+    )
+    if not quiet:
+        _err(summary.line())
+    if summary.failed:
+        sys.exit(1)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        _err("interrupted")
+        sys.exit(130)
+    except StylizeError as e:
+        _err(f"error: {e}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)

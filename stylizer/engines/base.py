@@ -1,0 +1,112 @@
+"""What every inference backend shares: device transfer, conversion, padding, tiling, batch sizing.
+
+A backend only provides ``infer`` (padded float NCHW on the device in, float NCHW out); everything
+around the model lives here so that all backends treat frames the same way.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import StylizeError
+from ..models import Generator
+from ..tiling import tiled_forward
+
+#: Activation memory per pixel per unit of ``ngf`` for one image (measured: ~1 KB/px at ngf 64).
+BYTES_PER_PIXEL_PER_NGF = 16
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks the first CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise StylizeError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise StylizeError(f"device {name!r} asked for, but no CUDA GPU is available")
+        if (device.index or 0) >= torch.cuda.device_count():
+            raise StylizeError(f"device {name!r}: only {torch.cuda.device_count()} GPU(s) here")
+    elif device.type != "cpu":
+        raise StylizeError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def default_memory_budget(device: torch.device) -> int:
+    """Bytes of activations to allow: 60 % of free GPU memory, or a quarter of RAM on the CPU."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * 0.6)
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad H and W up to ``multiple`` (reflecting, centred); return the offsets to crop back."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    if not ph and not pw:
+        return x, (0, 0)
+    top, left = ph // 2, pw // 2
+    pads = (left, pw - left, top, ph - top)
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, pads, mode=mode), (top, left)
+
+
+class Engine:
+    """Runs a generator on batches of uint8/uint16 NHWC frames and returns the same."""
+
+    name = ""
+
+    def __init__(
+        self,
+        model: Generator,
+        device: torch.device,
+        memory_budget: int | None = None,
+        tile: int | None = None,
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.device = device
+        self.memory_budget = memory_budget or default_memory_budget(device)
+        self.tile = tile
+        self.bytes_per_pixel = BYTES_PER_PIXEL_PER_NGF * model.spec.ngf
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        """The backend's forward pass on a padded float batch already on the device."""
+        raise NotImplementedError
+
+    def _padded_pixels(self, height: int, width: int) -> int:
+        m = self.model.size_multiple
+        return (-(-height // m) * m) * (-(-width // m) * m)
+
+    def batch_size(self, height: int, width: int, limit: int) -> int:
+        """How many frames of this size fit the memory budget together (at least 1)."""
+        fits = self.memory_budget // (self._padded_pixels(height, width) * self.bytes_per_pixel)
+        return max(1, min(limit, fits))
+
+    def tile_core(self, height: int, width: int) -> int | None:
+        """Tile core side for a frame of this size, or None when it fits whole."""
+        if self.tile:
+            return self.tile if max(height, width) > self.tile else None
+        if self._padded_pixels(height, width) * self.bytes_per_pixel <= self.memory_budget:
+            return None
+        side = int((self.memory_budget / self.bytes_per_pixel) ** 0.5) - 2 * self.model.halo
+        return max(side, 4 * self.model.size_multiple)
+
+    @torch.inference_mode()
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """NHWC uint8 or uint16 frames (any device) to stylized frames of the same shape and type."""
+        peak = 255.0 if frames.dtype == torch.uint8 else 65535.0
+        x = frames.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+        x = x.mul_(2 / peak).sub_(1)
+        h, w = x.shape[-2:]
+        x, (top, left) = pad_to_multiple(x, self.model.size_multiple)
+        core = self.tile_core(h, w)
+        y = tiled_forward(self.model, x, core) if core else self.infer(x)
+        y = y[..., top : top + h, left : left + w]
+        y = y.add(1).mul_(peak / 2).round_().clamp_(0, peak)
+        return y.to(frames.dtype).permute(0, 2, 3, 1).contiguous().cpu()

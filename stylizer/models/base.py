@@ -1,0 +1,89 @@
+"""What every generator architecture provides, and the registry that finds them by name."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """Everything needed to rebuild a generator; detected from a state dict or read from a manifest.
+
+    ``depth`` is the number of residual blocks for ``resnet`` and of down-samplings for ``unet``.
+    """
+
+    arch: str
+    depth: int
+    ngf: int = 64
+    in_channels: int = 3
+    out_channels: int = 3
+    norm: str = "instance"
+    dropout: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GeneratorSpec:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def describe(self) -> str:
+        return GENERATORS[self.arch].describe(self)
+
+
+class Generator(nn.Module):
+    """Base of the generator architectures: NCHW in [-1, 1] to NCHW in [-1, 1]."""
+
+    arch: str = ""
+
+    def __init__(self, spec: GeneratorSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    @property
+    def size_multiple(self) -> int:
+        """Input height and width must be multiples of this."""
+        raise NotImplementedError
+
+    @property
+    def halo(self) -> int:
+        """Context (pixels) a tile needs on each side for its centre to match the whole image."""
+        raise NotImplementedError
+
+    @classmethod
+    def detect(cls, state: dict[str, torch.Tensor]) -> GeneratorSpec | None:
+        """The spec of this architecture that produced ``state``, or None if it is another one."""
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls, spec: GeneratorSpec) -> str:
+        raise NotImplementedError
+
+
+GENERATORS: dict[str, type[Generator]] = {}
+
+
+def register(name: str):
+    """Class decorator: make an architecture available under ``name`` to the loader and trainer."""
+
+    def add(cls: type[Generator]) -> type[Generator]:
+        cls.arch = name
+        GENERATORS[name] = cls
+        return cls
+
+    return add
+
+
+def build_generator(spec: GeneratorSpec) -> Generator:
+    try:
+        cls = GENERATORS[spec.arch]
+    except KeyError:
+        raise ValueError(
+            f"unknown architecture {spec.arch!r}: choose from {', '.join(GENERATORS)}"
+        ) from None
+    return cls(spec)

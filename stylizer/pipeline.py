@@ -1,0 +1,174 @@
+"""The image pipeline: sources -> batching -> engine -> sinks, callable from Python as the CLI uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .engines import Engine, engine_class, resolve_device
+from .errors import StylizeError
+from .images import Picture, read_image, write_image
+from .loading import load_generator
+from .sources import Job, plan_jobs
+
+
+def resized(picture: Picture, size: int | None = None, max_size: int | None = None) -> Picture:
+    """Scale keeping the aspect ratio: shorter side to ``size``; longer side at most ``max_size``."""
+    w, h = picture.size
+    scale = 1.0
+    if size:
+        scale = size / min(w, h)
+    if max_size and max(w, h) * scale > max_size:
+        scale = max_size / max(w, h)
+    if scale == 1.0:
+        return picture
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+
+    def fit(a: np.ndarray) -> np.ndarray:
+        return cv2.resize(a, new, interpolation=interp).reshape(new[1], new[0], *a.shape[2:])
+
+    return Picture(fit(picture.color), None if picture.alpha is None else fit(picture.alpha))
+
+
+class Stylizer:
+    """A generator on a device, ready to stylize pictures of any size, depth and channel count."""
+
+    def __init__(
+        self,
+        weights: str | Path,
+        device: str = "auto",
+        backend: str = "auto",
+        batch_size: int = 4,
+        tile: int | None = None,
+        memory_budget: int | None = None,
+        bn_stats: str = "image",
+    ) -> None:
+        self.model = load_generator(weights, bn_stats=bn_stats)
+        self.engine: Engine = engine_class(backend)(
+            self.model, resolve_device(device), memory_budget, tile
+        )
+        self.max_batch = max(1, batch_size)
+
+    def _model_input(self, color: np.ndarray) -> np.ndarray:
+        want, have = self.model.spec.in_channels, color.shape[2]
+        if want == have:
+            return color
+        if have == 1 and want == 3:
+            return np.repeat(color, 3, axis=2)
+        if have == 3 and want == 1:
+            return cv2.cvtColor(color, cv2.COLOR_RGB2GRAY)[:, :, None]
+        raise StylizeError(f"the model takes {want}-channel images, this one has {have}")
+
+    def stylize_batch(self, pictures: list[Picture]) -> list[Picture]:
+        """Pictures of one size and sample type, stylized together; alpha passes through."""
+        frames = torch.from_numpy(np.stack([self._model_input(p.color) for p in pictures]))
+        out = self.engine(frames).numpy()
+        return [Picture(o, p.alpha) for o, p in zip(out, pictures)]
+
+    def stylize(self, picture: Picture) -> Picture:
+        return self.stylize_batch([picture])[0]
+
+    def batches(
+        self, items: Iterable[tuple[object, Picture]]
+    ) -> Iterator[list[tuple[object, Picture]]]:
+        """Group consecutive pictures of equal size and type into batches the memory allows."""
+        batch: list[tuple[object, Picture]] = []
+        for item in items:
+            pic = item[1]
+            if batch:
+                first = batch[0][1].color
+                if first.shape[:2] != pic.color.shape[:2] or first.dtype != pic.color.dtype:
+                    yield batch
+                    batch = []
+            batch.append(item)
+            h, w = pic.color.shape[:2]
+            if len(batch) >= self.engine.batch_size(h, w, self.max_batch):
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+@dataclass
+class Summary:
+    done: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = [f"{len(self.done)} stylized"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped (already done; --overwrite redoes them)")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        return ", ".join(parts)
+
+
+def stylize_images(
+    inputs: list[str],
+    weights: str | Path,
+    output: str | Path | None = None,
+    *,
+    tag: str | None = None,
+    ext: str | None = None,
+    overwrite: bool = False,
+    size: int | None = None,
+    max_size: int | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda msg: None,
+    stylizer: Stylizer | None = None,
+    **stylizer_options,
+) -> Summary:
+    """Stylize image files and folders; what ``stylize`` does for images.
+
+    Every problem with one input is logged as one line and counted in the summary; the others go
+    on. Results are written atomically, so an interrupted run leaves no partial file.
+    """
+    summary = Summary()
+    tag = tag or Path(str(weights)).stem
+    plan = plan_jobs(inputs, output, tag, ext)
+    for error in plan.errors:
+        summary.failed.append(error)
+        log(f"error: {error}")
+    todo: list[Job] = []
+    for job in plan.jobs:
+        if job.target.exists() and not overwrite:
+            summary.skipped.append(job.target)
+        else:
+            todo.append(job)
+    if not todo:
+        return summary
+    stylizer = stylizer or Stylizer(weights, **stylizer_options)
+    bar = tqdm(total=len(todo), unit="img", disable=not progress, dynamic_ncols=True)
+    say = tqdm.write if progress else log
+
+    def decoded() -> Iterator[tuple[Job, Picture]]:
+        for job in todo:
+            try:
+                yield job, resized(read_image(job.source), size, max_size)
+            except StylizeError as e:
+                summary.failed.append(str(e))
+                say(f"error: {e}")
+                bar.update()
+
+    try:
+        for batch in stylizer.batches(decoded()):
+            results = stylizer.stylize_batch([pic for _, pic in batch])
+            for (job, _), result in zip(batch, results):
+                try:
+                    write_image(job.target, result)
+                    summary.done.append(job.target)
+                except (StylizeError, OSError) as e:
+                    summary.failed.append(f"{job.target}: cannot write ({e})")
+                    say(f"error: {job.target}: cannot write ({e})")
+                bar.update()
+    finally:
+        bar.close()
+    return summary

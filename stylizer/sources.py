@@ -1,0 +1,105 @@
+"""Media sources: which files to stylize and where each result goes.
+
+Inputs are files, folders (searched recursively; results keep the relative sub-paths) or glob
+patterns. Without ``-o`` a result lands beside its input as ``NAME_TAG.EXT`` (a folder becomes
+``FOLDER_TAG/``); a result never replaces an input.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .images import IMAGE_EXTENSIONS, is_image_path
+
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
+
+
+def _with_ext(path: Path, ext: str | None) -> Path:
+    return path.with_suffix(ext) if ext else path
+
+
+def plan_jobs(
+    inputs: list[str], output: str | Path | None, tag: str, ext: str | None = None
+) -> Plan:
+    """Map every input image to its output path; problems become one-line ``errors``.
+
+    ``output`` is a folder, or a file when there is exactly one input file and it has an image
+    extension. ``ext`` (for example ``.png``) changes the format of every result.
+    """
+    plan = Plan()
+    sources: list[tuple[Path, Path | None]] = []  # (file, folder it was found in)
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = _images_in(path)
+            if not found:
+                plan.errors.append(
+                    f"{path}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})"
+                )
+            sources += [(p, path) for p in found]
+        elif path.is_file():
+            sources.append((path, None))
+        elif _GLOB_CHARS & set(item):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
+            files = [p for p in matches if p.is_file() and is_image_path(p)]
+            if not files:
+                plan.errors.append(f"{item}: no image matches this pattern")
+            sources += [(p, None) for p in files]
+        else:
+            plan.errors.append(f"{path}: no such file or folder")
+
+    out = Path(output) if output is not None else None
+    single_file = (
+        out is not None
+        and len(inputs) == 1
+        and len(sources) == 1
+        and sources[0][1] is None
+        and not out.is_dir()
+        and is_image_path(out)
+    )
+    folders = {folder for _, folder in sources if folder is not None}
+    inputs_seen = {p.resolve() for p, _ in sources}
+    targets: dict[Path, Path] = {}
+    for source, folder in sources:
+        if not is_image_path(source):
+            plan.errors.append(f"{source}: not a supported image ({', '.join(IMAGE_EXTENSIONS)})")
+            continue
+        if single_file:
+            target = out
+        elif out is None and folder is None:
+            target = _with_ext(source.with_name(f"{source.stem}_{tag}{source.suffix}"), ext)
+        elif out is None:
+            root = folder.resolve().with_name(f"{folder.resolve().name}_{tag}")
+            target = _with_ext(root / source.relative_to(folder), ext)
+        elif folder is None:
+            target = _with_ext(out / source.name, ext)
+        else:
+            sub = source.relative_to(folder)
+            target = _with_ext(out / (sub if len(folders) == 1 else folder.name / sub), ext)
+        key = target.resolve()
+        if key in inputs_seen:
+            plan.errors.append(f"{source}: its output {target} would overwrite an input; use -o")
+        elif key in targets:
+            plan.errors.append(f"{source}: output {target} already taken by {targets[key]}")
+        else:
+            targets[key] = source
+            plan.jobs.append(Job(source, target))
+    return plan

@@ -1,0 +1,156 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SHARED, noise_image, write_png
+from PIL import Image
+
+from stylizer.images import read_image
+from stylizer.pipeline import Stylizer, stylize_images
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stylizer", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_folder_of_awkward_images_end_to_end(tmp_path, tiny_weights):
+    src = tmp_path / "in"
+    write_png(src / "odd.png", noise_image(37, 51))  # not a multiple of 4
+    write_png(src / "sub" / "gray.png", noise_image(30, 22, c=1))
+    write_png(src / "sub" / "rgba.png", noise_image(40, 33, c=4))
+    write_png(src / "deep.png", noise_image(25, 29, dtype=np.uint16))
+    cv2.imwrite(str(src / "photo.jpg"), noise_image(48, 64))
+    (src / "notes.txt").write_text("not an image, ignored in folders")
+    r = run(str(src), "-o", str(tmp_path / "out"), "--weights", str(tiny_weights))
+    assert r.returncode == 0, r.stderr
+    assert "5 stylized" in r.stderr and r.stdout == ""
+    out = tmp_path / "out"
+    for rel in ["odd.png", "sub/gray.png", "sub/rgba.png", "deep.png", "photo.jpg"]:
+        a = cv2.imread(str(src / rel), cv2.IMREAD_UNCHANGED)
+        b = cv2.imread(str(out / rel), cv2.IMREAD_UNCHANGED)
+        assert b is not None, rel
+        assert a.shape[:2] == b.shape[:2] and a.dtype == b.dtype, rel
+    rgba_in = cv2.imread(str(src / "sub/rgba.png"), cv2.IMREAD_UNCHANGED)
+    rgba_out = cv2.imread(str(out / "sub/rgba.png"), cv2.IMREAD_UNCHANGED)
+    assert (rgba_out[:, :, 3] == rgba_in[:, :, 3]).all()  # alpha passed through
+    assert not (rgba_out[:, :, :3] == rgba_in[:, :, :3]).all()
+    deep = cv2.imread(str(out / "deep.png"), cv2.IMREAD_UNCHANGED)
+    assert deep.dtype == np.uint16 and len(np.unique(deep)) > 256  # kept 16-bit precision
+    assert cv2.imread(str(out / "sub/gray.png"), cv2.IMREAD_UNCHANGED).shape[2] == 3
+    assert not list(out.rglob("*.part")) and not (out / "notes.txt").exists()
+
+
+def test_skip_then_overwrite_and_default_names(tmp_path, tiny_weights):
+    img = write_png(tmp_path / "a.png", noise_image(20, 24))
+    r = run(str(img), "-w", str(tiny_weights))
+    target = tmp_path / "a_tiny_net_G_A.png"
+    assert r.returncode == 0 and target.is_file(), r.stderr
+    stamp = target.stat().st_mtime_ns
+    r = run(str(img), "-w", str(tiny_weights))
+    assert r.returncode == 0 and "1 skipped" in r.stderr
+    assert target.stat().st_mtime_ns == stamp
+    r = run(str(img), "-w", str(tiny_weights), "--overwrite")
+    assert r.returncode == 0 and "1 stylized" in r.stderr
+    assert target.stat().st_mtime_ns != stamp
+
+
+def test_single_output_file_glob_and_resizing(tmp_path, tiny_weights):
+    write_png(tmp_path / "x1.png", noise_image(60, 90))
+    write_png(tmp_path / "x2.png", noise_image(60, 90, seed=1))
+    r = run(str(tmp_path / "x1.png"), "-o", str(tmp_path / "one.webp"), "-w", str(tiny_weights))
+    assert r.returncode == 0 and cv2.imread(str(tmp_path / "one.webp")).shape == (60, 90, 3)
+    r = run(str(tmp_path / "x*.png"), "-o", str(tmp_path / "g"), "-w", str(tiny_weights),
+            "--max-size", "45", "--ext", "jpg")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["x1.jpg", "x2.jpg"]
+    assert cv2.imread(str(tmp_path / "g" / "x1.jpg")).shape == (30, 45, 3)  # aspect kept
+
+
+def test_bad_inputs_are_named_and_the_rest_go_on(tmp_path, tiny_weights):
+    good = write_png(tmp_path / "good.png", noise_image(16, 16))
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    (tmp_path / "text.png").write_text("hello")
+    (tmp_path / "doc.txt").write_text("hello")
+    args = [str(tmp_path / n) for n in ("empty.png", "corrupt.jpg", "text.png", "doc.txt")]
+    r = run(str(good), *args, str(tmp_path / "missing.png"), "-o", str(tmp_path / "o"),
+            "-w", str(tiny_weights))  # fmt: skip
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    errors = [line for line in r.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 5
+    for name in ("empty.png", "corrupt.jpg", "text.png", "doc.txt", "missing.png"):
+        assert any(name in line for line in errors), name
+    assert "1 stylized" in r.stderr and "5 failed" in r.stderr
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["good.png"]
+
+
+def test_user_mistakes_give_one_line_errors(tmp_path, tiny_weights):
+    img = write_png(tmp_path / "a.png", noise_image(16, 16))
+    for args in (
+        [str(img)],  # no style
+        [str(img), "--preset", "nosuch"],
+        [str(img), "-w", str(tmp_path / "nothere.pth")],
+        [str(img), "-w", str(img)],  # an image is not a weight file
+        [str(img), "-w", str(tiny_weights), "--device", "cuda:7"],
+        [str(img), "-w", str(tiny_weights), "--device", "tpu"],
+    ):
+        r = run(*args)
+        assert r.returncode != 0, args
+        assert "Traceback" not in r.stderr and r.stderr.strip(), args
+    r = run(str(img), "-o", str(img), "-w", str(tiny_weights))
+    assert r.returncode == 1 and "overwrite an input" in r.stderr
+
+
+def test_exif_orientation_is_applied(tmp_path, tiny_weights):
+    pixels = noise_image(20, 40)
+    im = Image.fromarray(pixels)
+    exif = im.getexif()
+    exif[0x0112] = 6  # stored sideways: rotate 90 degrees clockwise to view
+    im.save(tmp_path / "turned.jpg", exif=exif)
+    assert read_image(tmp_path / "turned.jpg").size == (20, 40)
+    summary = stylize_images([str(tmp_path / "turned.jpg")], tiny_weights)
+    assert cv2.imread(str(summary.done[0])).shape[:2] == (40, 20)
+
+
+def test_no_partial_file_when_writing_fails(tmp_path, tiny_weights, monkeypatch):
+    write_png(tmp_path / "a.png", noise_image(16, 16))
+    import stylizer.images as images
+
+    def broken_encode(picture, ext):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(images, "encode_image", broken_encode)
+    summary = stylize_images([str(tmp_path / "a.png")], tiny_weights, tmp_path / "o")
+    assert len(summary.failed) == 1 and "disk full" in summary.failed[0]
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_batching_does_not_change_results(tmp_path, tiny_weights):
+    pics = [read_image(write_png(tmp_path / f"{i}.png", noise_image(24, 32, seed=i)))
+            for i in range(3)]  # fmt: skip
+    one = Stylizer(tiny_weights, batch_size=1)
+    many = Stylizer(tiny_weights, batch_size=3)
+    assert [len(b) for b in many.batches(enumerate(pics))] == [3]
+    together = many.stylize_batch(pics)
+    for pic, res in zip(pics, together):
+        assert np.abs(one.stylize(pic).color.astype(int) - res.color.astype(int)).max() <= 1
+
+
+@pytest.mark.skipif(not (SHARED / "samples").is_dir(), reason="no shared sample photos")
+def test_real_photos(tmp_path, tiny_weights):
+    r = run(str(SHARED / "samples"), "-o", str(tmp_path), "-w", str(tiny_weights), "-q")
+    assert r.returncode == 0 and r.stderr == ""
+    assert len(list(tmp_path.glob("*.png"))) == 4
+
+
+def test_list_presets_and_inspect(tiny_weights):
+    r = run("--list-presets")
+    assert r.returncode == 0 and r.stdout.strip()
+    r = run("--inspect", "-w", str(tiny_weights))
+    assert r.returncode == 0 and "ResNet generator, 2 blocks, ngf 8" in r.stdout

@@ -1,0 +1,1 @@
+"""stylize-train: train pix2pix and CycleGAN generators from folders of images."""
