@@ -1,8 +1,130 @@
-"""``stylize-train`` command line."""
+"""``stylize-train``: train, export and prepare data; a thin layer over ``trainer.loop``."""
+
+from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import click
+
+from stylizer.errors import StylizeError
+
+from .export import export_preset
+from .loop import train
+from .settings import Settings
+from .sketch import sketchify
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _say(msg: str) -> None:
+    click.echo(f"stylize-train: {msg}", err=True)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("data", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--paired", "task", flag_value="pix2pix", help="pix2pix: A/B files matched by name.")
+@click.option("--unpaired", "task", flag_value="cyclegan", help="CycleGAN: two unrelated sets.")
+@click.option("--aligned", is_flag=True, help="pix2pix from one folder of side-by-side AB images.")
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True)
+@click.option("-o", "--output", "run_dir", required=True, type=click.Path(path_type=Path),
+              help="Run folder; an existing one is continued from its latest checkpoint.")  # fmt: skip
+@click.option(
+    "--arch", type=click.Choice(["resnet", "unet"]), help="Default: unet (pix2pix), resnet."
+)
+@click.option("--depth", type=int, help="ResNet blocks (9) or U-Net downsamplings (8).")
+@click.option("--ngf", type=int, default=64, show_default=True, help="Generator width.")
+@click.option("--norm", type=click.Choice(["instance", "batch", "none"]))
+@click.option("--epochs", type=int, default=100, show_default=True, help="Epochs at full rate.")
+@click.option("--decay-epochs", type=int, default=100, show_default=True, help="Then linear decay.")
+@click.option("--steps-per-epoch", type=int, default=0, help="Default: one pass over the data.")
+@click.option("--batch-size", type=int, default=1, show_default=True)
+@click.option("--lr", type=float, default=2e-4, show_default=True)
+@click.option("--load-size", type=int, default=286, show_default=True)
+@click.option("--crop-size", type=int, default=256, show_default=True)
+@click.option("--lambda-l1", type=float, default=100.0, show_default=True)
+@click.option("--lambda-cycle", type=float, default=10.0, show_default=True)
+@click.option("--lambda-identity", type=float, default=0.5, show_default=True)
+@click.option("--gan-loss", type=click.Choice(["lsgan", "vanilla"]))
+@click.option("--preview-every", type=int, default=500, show_default=True)
+@click.option("--checkpoint-every", type=int, default=1000, show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
+@click.option("--workers", type=int, default=2, show_default=True, help="Data-loading processes.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--stop-after", type=int, help="End this session after N steps (resume later).")
+@click.option("-q", "--quiet", is_flag=True)
+def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_, **opts):
+    """Train a generator from folders of images.
+
+    \b
+      stylize-train --paired sketches/ shibas/ -o runs/shiba       # pix2pix, files matched by name
+      stylize-train --aligned --direction BtoA edges2shoes/ -o runs/shoes
+      stylize-train --unpaired photos/ paintings/ -o runs/vangogh  # CycleGAN
+      stylize-train -o runs/vangogh                                # continue a run
+      stylize-train export runs/vangogh --name vangogh             # -> presets/vangogh/
+      stylize-train sketchify photos/ sketches/                    # make the sketch side
+
+    A run folder holds settings.json, checkpoints/ (latest.pt and numbered copies), log.jsonl,
+    losses.png and previews/index.html. Ctrl-C saves a checkpoint; re-running continues exactly.
+    """
+    if aligned:
+        task = "pix2pix"
+    settings = None
+    if data:
+        if not task:
+            raise click.UsageError("say --paired, --aligned or --unpaired")
+        clean = {k: v for k, v in opts.items() if v is not None}
+        settings = Settings(task=task, data=[str(d) for d in data], aligned=aligned,
+                            compile=compile_, **clean)  # fmt: skip
+    outcome = train(settings, run_dir, device=device, stop_after=stop_after,
+                    progress=not quiet and sys.stderr.isatty(), log=_say)  # fmt: skip
+    _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
+    if outcome.interrupted:
+        sys.exit(130)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Preset name (folder presets/NAME/).")
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB",
+              help="CycleGAN: which generator to export.")  # fmt: skip
+@click.option("--description", default="", help="One line for stylize --list-presets.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Presets folder.")
+def export_cmd(run_dir, name, direction, description, output):
+    """Export a run's generator as a preset (plus a reference-compatible .pth)."""
+    folder = export_preset(run_dir, name, direction=direction, description=description,
+                           out_dir=output)  # fmt: skip
+    _say(f"wrote {folder}")
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("photos", type=click.Path(path_type=Path))
+@click.argument("sketches", type=click.Path(path_type=Path))
+def sketchify_cmd(photos, sketches):
+    """Make pencil sketches of PHOTOS in SKETCHES (same names) to train sketch -> photo."""
+    sketchify(photos, sketches, log=_say)
+
+
+COMMANDS = {"export": export_cmd, "sketchify": sketchify_cmd}
 
 
 def main() -> None:
-    print("stylize-train: training is not available yet", file=sys.stderr)
-    sys.exit(2)
+    args = sys.argv[1:]
+    cmd = COMMANDS.get(args[0]) if args else None
+    command, args = (cmd, args[1:]) if cmd else (train_cmd, args)
+    try:
+        command.main(args, prog_name=f"stylize-train{' ' + sys.argv[1] if cmd else ''}",
+                     standalone_mode=False)  # fmt: skip
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _say("interrupted")
+        sys.exit(130)
+    except StylizeError as e:
+        _say(f"error: {e}")
+        sys.exit(1)

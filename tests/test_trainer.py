@@ -1,0 +1,227 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import SHARED, noise_image, write_png
+
+from stylizer import StylizeError, load_generator
+from trainer.export import export_preset
+from trainer.loop import train
+from trainer.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def blobs(seed: int, size: int = 36) -> np.ndarray:
+    """A smooth random colour image (BGR for cv2), easier to learn from than noise."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    import cv2
+
+    return cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.fixture
+def inversion_pairs(tmp_path) -> tuple[Path, Path]:
+    """A paired task a generator can learn: B is the colour negative of A."""
+    for i in range(24):
+        a = blobs(i)
+        write_png(tmp_path / "A" / f"{i:03d}.png", a)
+        write_png(tmp_path / "B" / f"{i:03d}.png", 255 - a)
+    return tmp_path / "A", tmp_path / "B"
+
+
+def tiny(task: str, data: list[Path], **kw) -> Settings:
+    base = dict(task=task, data=[str(d) for d in data], ngf=8, ndf=8, load_size=36, crop_size=32,
+                workers=0, preview_every=50, checkpoint_every=50, val_count=4)  # fmt: skip
+    if task == "pix2pix":
+        base |= dict(depth=5)
+    else:
+        base |= dict(depth=2, pool_size=4)
+    return Settings(**(base | kw))
+
+
+def val_curve(run: Path, key: str) -> list[float]:
+    lines = (run / "log.jsonl").read_text().splitlines()
+    return [r[key] for r in map(json.loads, lines) if r["kind"] == "val"]
+
+
+def test_pix2pix_learns_colour_inversion(tmp_path, inversion_pairs):
+    s = tiny("pix2pix", list(inversion_pairs), epochs=300, decay_epochs=0, steps_per_epoch=1,
+             lr=1e-3, lambda_l1=100.0)  # fmt: skip
+    out = train(s, tmp_path / "run", log=lambda m: None)
+    assert out.step == 300
+    l1 = val_curve(tmp_path / "run", "val_L1")
+    assert len(l1) == 6
+    assert l1[-1] < 0.5 * l1[0], l1
+    assert val_curve(tmp_path / "run", "val_PSNR")[-1] > val_curve(tmp_path / "run", "val_PSNR")[0]
+    run = tmp_path / "run"
+    assert (run / "settings.json").is_file() and (run / "losses.png").is_file()
+    assert (run / "previews" / "index.html").is_file()
+    assert len(list((run / "previews").glob("step_*.png"))) == 6
+    assert len(list((run / "checkpoints").glob("step_*.pt"))) == 6
+
+
+def weights_of(run: Path) -> dict:
+    return torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+
+
+def assert_same_state(a, b, where="state"):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            assert_same_state(a[k], b[k], f"{where}.{k}")
+    elif torch.is_tensor(a):
+        assert torch.equal(a, b), where
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+@pytest.mark.parametrize("task", ["cyclegan", "pix2pix"])
+def test_resume_ends_with_the_same_weights(tmp_path, inversion_pairs, task):
+    s = dict(epochs=2, decay_epochs=2, steps_per_epoch=6, checkpoint_every=1000, preview_every=1000)
+    train(tiny(task, list(inversion_pairs), **s), tmp_path / "whole", log=lambda m: None)
+    train(
+        tiny(task, list(inversion_pairs), **s), tmp_path / "split", stop_after=9, log=lambda m: None
+    )
+    assert weights_of(tmp_path / "split")["step"] == 9
+    out = train(None, tmp_path / "split", log=lambda m: None)  # continue from settings.json
+    assert out.step == 24
+    whole, split = weights_of(tmp_path / "whole"), weights_of(tmp_path / "split")
+    assert_same_state(whole, split)
+    # The learning rate decayed linearly to (nearly) nothing over the last epochs.
+    records = [json.loads(x) for x in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in records if r["kind"] == "train"]
+    assert lrs[0] == 2e-4 and lrs[-1] < 1e-4
+
+
+def test_export_then_stylize_preset(tmp_path, inversion_pairs):
+    s = tiny("cyclegan", list(inversion_pairs), epochs=1, decay_epochs=0, steps_per_epoch=4)
+    train(s, tmp_path / "run", log=lambda m: None)
+    folder = export_preset(
+        tmp_path / "run", "inverse", direction="AtoB", out_dir=tmp_path / "presets"
+    )
+    manifest = json.loads((folder / "preset.json").read_text())
+    assert manifest["architecture"]["arch"] == "resnet" and manifest["training"]["steps"] == 4
+    g = load_generator(folder)
+    ref = load_generator(tmp_path / "run" / "export" / "inverse_net_G.pth")  # fp32 reference-style
+    x = torch.rand(1, 3, 40, 40) * 2 - 1
+    with torch.no_grad():
+        assert (g(x) - ref(x)).abs().max() < 0.02  # fp16 storage
+    env = os.environ | {"STYLIZE_PRESETS": str(tmp_path / "presets")}
+    img = write_png(tmp_path / "p.png", noise_image(30, 44))
+    r = subprocess.run([sys.executable, "-m", "stylizer", str(img), "--preset", "inverse"],
+                       capture_output=True, text=True, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p_inverse.png").is_file()
+    r = subprocess.run([sys.executable, "-m", "stylizer", "--list-presets"],
+                       capture_output=True, text=True, env=env)  # fmt: skip
+    assert "inverse" in r.stdout
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "trainer", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)  # fmt: skip
+
+
+def test_bad_training_input_is_explained(tmp_path, inversion_pairs):
+    a, b = inversion_pairs
+    (tmp_path / "empty").mkdir()
+    cases = [
+        ["--paired", tmp_path / "empty", b, "-o", tmp_path / "r1"],
+        ["--paired", a, tmp_path / "missing", "-o", tmp_path / "r2"],
+        ["--paired", a, b, "-o", tmp_path / "r3", "--crop-size", "300"],
+        [a, b, "-o", tmp_path / "r4"],  # no task
+    ]
+    for args in cases:
+        r = run_cli(*args)
+        assert r.returncode != 0 and "Traceback" not in r.stderr, args
+        assert len([x for x in r.stderr.splitlines() if x.strip()]) <= 3, r.stderr
+    # Unmatched names: one warning, the rest train. Non-image files are ignored.
+    write_png(a / "lonely.png", blobs(99))
+    (b / "notes.txt").write_text("x")
+    common = ["--depth", "5", "--ngf", "8", "--load-size", "36", "--crop-size", "32",
+              "--workers", "0", "--stop-after", "2"]  # fmt: skip
+    r = run_cli("--paired", a, b, "-o", tmp_path / "ok", *common)
+    assert r.returncode == 0, r.stderr
+    assert "lonely" in r.stderr and "no partner" in r.stderr
+    # A run folder of another kind is refused and left as it was.
+    before = (tmp_path / "ok" / "settings.json").read_text()
+    r = run_cli("--unpaired", a, b, "-o", tmp_path / "ok", *common)
+    assert r.returncode == 1 and "pix2pix run" in r.stderr
+    assert (tmp_path / "ok" / "settings.json").read_text() == before
+    # A truncated checkpoint gives a one-line error.
+    latest = tmp_path / "ok" / "checkpoints" / "latest.pt"
+    latest.write_bytes(latest.read_bytes()[:500])
+    r = run_cli("-o", tmp_path / "ok")
+    assert r.returncode == 1 and "damaged" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_aligned_ab_folder_and_direction(tmp_path):
+    for i in range(12):
+        a = blobs(i)
+        write_png(tmp_path / "ab" / "train" / f"{i}_AB.png", np.hstack([a, 255 - a]))
+    for i in range(2):
+        a = blobs(100 + i)
+        write_png(tmp_path / "ab" / "val" / f"{i}_AB.png", np.hstack([a, 255 - a]))
+    s = tiny("pix2pix", [tmp_path / "ab"], aligned=True, direction="BtoA", epochs=1,
+             decay_epochs=0, steps_per_epoch=2)  # fmt: skip
+    train(s, tmp_path / "run", log=lambda m: None)
+    from trainer.loop import build_data
+
+    train_set, val_set = build_data(s.resolve(), print)
+    assert len(train_set) == 12 and len(val_set) == 2
+    item = val_set[0]
+    torch.testing.assert_close(item["A"], -item["B"], atol=0.02, rtol=0)  # B is the negative
+
+
+def test_sketchify(tmp_path):
+    write_png(tmp_path / "photos" / "x" / "a.png", blobs(1, 64))
+    r = run_cli("sketchify", tmp_path / "photos", tmp_path / "sk")
+    assert r.returncode == 0, r.stderr
+    import cv2
+
+    sk = cv2.imread(str(tmp_path / "sk" / "x" / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert sk.shape == (64, 64) and sk.mean() > 128  # mostly paper-white
+
+
+def test_ddp_with_two_gloo_processes(tmp_path, inversion_pairs):
+    a, b = inversion_pairs
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+         "29517", "-m", "trainer", "--paired", a, b, "-o", tmp_path / "ddp", "--depth", "5",
+         "--ngf", "8", "--load-size", "36", "--crop-size", "32", "--workers", "0",
+         "--epochs", "1", "--decay-epochs", "0", "--steps-per-epoch", "4", "--device", "cpu", "-q"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    state = weights_of(tmp_path / "ddp")
+    assert state["step"] == 4
+    assert "step 4 of 4" in r.stderr
+
+
+@pytest.mark.skipif(not (SHARED / "edges2shoes").is_dir(), reason="no shared data")
+def test_real_aligned_data_loads(tmp_path):
+    s = Settings(task="pix2pix", data=[str(SHARED / "edges2shoes")], aligned=True,
+                 direction="BtoA").resolve()  # fmt: skip
+    from trainer.loop import build_data
+
+    train_set, val_set = build_data(s, print)
+    assert len(train_set) == 500 and len(val_set) == 8
+    item = train_set[(0, 1)]
+    assert item["A"].shape == (3, 256, 256) and item["A"].mean() > item["B"].mean()  # edges: white
+
+
+def test_settings_errors():
+    with pytest.raises(StylizeError):
+        Settings(task="pix2pix", crop_size=200).resolve()

@@ -1,0 +1,178 @@
+"""Training data from plain folders: pairs matched by name, side-by-side AB images, or two
+unrelated sets; with the reference's augmentation applied identically to both images of a pair.
+
+Every sample's randomness comes from a seed the sampler hands out with its index, so a run
+resumed at step N draws exactly what the uninterrupted run drew from step N on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+from torchvision.transforms import v2
+
+from stylizer.errors import StylizeError
+from stylizer.images import is_image_path, read_image
+
+
+def image_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise StylizeError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
+    if not files:
+        raise StylizeError(f"{folder}: holds no images")
+    return files
+
+
+def load_rgb(path: Path) -> torch.Tensor:
+    """CHW uint8 RGB, whatever the file's depth or channel count."""
+    color = read_image(path).color
+    if color.dtype == np.uint16:
+        color = (color >> 8).astype(np.uint8)
+    if color.shape[2] == 1:
+        color = np.repeat(color, 3, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(color)).permute(2, 0, 1)
+
+
+def check_readable(paths: list[Path], warn) -> list[Path]:
+    """Drop (and report once) files that do not decode, so a bad file cannot stop a run later."""
+    good, bad = [], []
+    for p in paths:
+        try:
+            read_image(p)
+            good.append(p)
+        except StylizeError:
+            bad.append(p)
+    if bad:
+        names = ", ".join(p.name for p in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        warn(f"skipping {len(bad)} unreadable image(s): {names}")
+    return good
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Resize to ``load_size`` square, random crop to ``crop_size``, random horizontal flip."""
+
+    load_size: int = 286
+    crop_size: int = 256
+    flip: bool = True
+
+    def transform(self, train: bool) -> v2.Transform:
+        if not train:
+            return v2.Compose([v2.Resize([self.crop_size] * 2, antialias=True)])
+        steps = [
+            v2.Resize([self.load_size] * 2, antialias=True),
+            v2.RandomCrop(self.crop_size),
+        ]
+        if self.flip:
+            steps.append(v2.RandomHorizontalFlip())
+        return v2.Compose(steps)
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div(127.5).sub(1)
+
+
+class PairedData(Dataset):
+    """(A, B) pairs; the same crop and flip for both. Items come as ``(index, seed)``."""
+
+    def __init__(self, pairs: list[tuple[Path, Path] | Path], augment: Augment, train: bool,
+                 direction: str = "AtoB") -> None:  # fmt: skip
+        self.pairs = pairs
+        self.tf = augment.transform(train)
+        self.swap = direction == "BtoA"
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        item = self.pairs[i]
+        if isinstance(item, tuple):
+            a, b = load_rgb(item[0]), load_rgb(item[1])
+            if a.shape[1:] != b.shape[1:]:
+                b = v2.functional.resize(b, list(a.shape[1:]), antialias=True)
+        else:  # one side-by-side AB image
+            ab = load_rgb(item)
+            half = ab.shape[2] // 2
+            a, b = ab[:, :, :half], ab[:, :, half : 2 * half]
+        return (b, a) if self.swap else (a, b)
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
+        i, seed = key if isinstance(key, tuple) else (key, key)
+        a, b = self._load(i)
+        torch.manual_seed(seed)
+        a, b = self.tf(v2.functional.to_image(a), v2.functional.to_image(b))
+        return {"A": to_unit(a), "B": to_unit(b)}
+
+
+class UnpairedData(Dataset):
+    """One image from each set; B is drawn at random (from the item's seed), as the reference does."""
+
+    def __init__(self, a: list[Path], b: list[Path], augment: Augment, train: bool) -> None:
+        self.a, self.b = a, b
+        self.tf = augment.transform(train)
+        self.train = train
+
+    def __len__(self) -> int:
+        return max(len(self.a), len(self.b))
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
+        i, seed = key if isinstance(key, tuple) else (key, key)
+        gen = torch.Generator().manual_seed(seed)
+        j = int(torch.randint(len(self.b), (1,), generator=gen)) if self.train else i % len(self.b)
+        torch.manual_seed(seed)
+        a = self.tf(v2.functional.to_image(load_rgb(self.a[i % len(self.a)])))
+        b = self.tf(v2.functional.to_image(load_rgb(self.b[j])))
+        return {"A": to_unit(a), "B": to_unit(b)}
+
+
+class StepSampler(Sampler):
+    """An endless stream of ``(index, seed)``: a fresh permutation each epoch, all from ``seed``.
+
+    Starting at sample ``start`` yields exactly the tail of the stream that starts at 0, which is
+    what makes resuming exact. With several processes each takes every ``world``-th sample.
+    """
+
+    def __init__(self, size: int, seed: int, start: int = 0, rank: int = 0, world: int = 1):
+        self.size, self.seed, self.start, self.rank, self.world = size, seed, start, rank, world
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        n = self.start * self.world + self.rank
+        epoch, perm = -1, None
+        while True:
+            if n // self.size != epoch:
+                epoch = n // self.size
+                perm = torch.randperm(
+                    self.size, generator=torch.Generator().manual_seed(self.seed + epoch)
+                )
+            yield int(perm[n % self.size]), (self.seed * 1_000_003 + n) % 2**62
+            n += self.world
+
+
+def match_pairs(a_dir: Path, b_dir: Path, warn) -> list[tuple[Path, Path]]:
+    """Pairs of files with the same name stem in two folders (searched recursively)."""
+    a = {p.stem: p for p in image_files(a_dir)}
+    b = {p.stem: p for p in image_files(b_dir)}
+    unmatched = sorted(set(a) ^ set(b))
+    if unmatched:
+        shown = ", ".join(unmatched[:8]) + (" ..." if len(unmatched) > 8 else "")
+        warn(f"{len(unmatched)} file(s) have no partner of the same name and are skipped: {shown}")
+    pairs = [(a[k], b[k]) for k in sorted(set(a) & set(b))]
+    if not pairs:
+        raise StylizeError(f"no file in {a_dir} has a partner of the same name in {b_dir}")
+    return pairs
+
+
+def split_holdout(items: list, count: int) -> tuple[list, list]:
+    """Keep ``count`` evenly spaced items apart for validation and previews."""
+    if len(items) < 2 or count <= 0:
+        return items, []
+    count = min(count, max(1, len(items) // 10))
+    step = len(items) / count
+    held = {int(i * step + step / 2) for i in range(count)}
+    return [x for i, x in enumerate(items) if i not in held], [items[i] for i in sorted(held)]

@@ -1,0 +1,79 @@
+"""Export a run's generator as a preset folder that ``stylize --preset`` loads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from stylizer.errors import StylizeError
+from stylizer.images import write_atomic
+from stylizer.presets import BUILTIN_DIR, MANIFEST
+
+from .run import RunFolder
+from .tasks import TASKS
+
+
+def export_preset(
+    run_dir: str | Path,
+    name: str,
+    *,
+    direction: str = "AtoB",
+    description: str = "",
+    out_dir: str | Path | None = None,
+    extra: dict | None = None,
+    half: bool = True,
+) -> Path:
+    """Write ``OUT/NAME/`` (manifest + fp16 weights) and a reference-compatible fp32 ``.pth``.
+
+    The fp32 file (``NAME_net_G.pth``, in the run folder's ``export/``) is a plain state dict laid
+    out as the reference's ``latest_net_G_A.pth``.
+    """
+    run = RunFolder(Path(run_dir))
+    if not run.exists() or not run.latest.is_file():
+        raise StylizeError(f"{run_dir}: not a run folder with a checkpoint")
+    s = run.check_settings(None)
+    task = TASKS[s.task](s, torch.device("cpu"))
+    state = run.load_checkpoint()
+    task.load_state_dict(state["task"])
+    weights, spec = task.export(direction)
+    folder = Path(out_dir or BUILTIN_DIR) / name
+    tmp = folder.with_name(f".{name}.part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    stored = {k: (v.half() if half and v.is_floating_point() else v) for k, v in weights.items()}
+    torch.save(stored, tmp / "generator.pth")
+    records = run.records()
+    val = [r for r in records if r.get("kind") == "val"]
+    train_rates = [r["steps_per_s"] for r in records if "steps_per_s" in r]
+    manifest = {
+        "name": name,
+        "description": description or f"{s.task} generator trained with stylize-train",
+        "weights": "generator.pth",
+        "architecture": spec.to_dict(),
+        "intended_input": f"photos; trained on {s.crop_size}px crops of images resized to {s.load_size}",
+        "training": {
+            "task": s.task,
+            "direction": direction,
+            "data": s.data,
+            "steps": int(state["step"]),
+            "batch_size": s.batch_size,
+            "crop_size": s.crop_size,
+            "last_validation": {
+                k: v for k, v in (val[-1] if val else {}).items() if k.startswith("val_")
+            },
+            "steps_per_s": train_rates[-1] if train_rates else None,
+            "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        },
+    } | (extra or {})
+    write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    (run.root / "export").mkdir(exist_ok=True)
+    torch.save({k: v.float() if v.is_floating_point() else v for k, v in weights.items()},
+               run.root / "export" / f"{name}_net_G.pth")  # fmt: skip
+    return folder

@@ -1,0 +1,244 @@
+"""The training loop: data, steps, learning-rate schedule, validation, previews, checkpoints.
+
+Every step reseeds the global RNG from (seed, step) and every sample carries its own seed, so
+the state at step N is a function of the settings and N alone: resuming from a checkpoint gives
+the same weights as never stopping.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from stylizer.errors import StylizeError
+
+from .data import (
+    Augment,
+    PairedData,
+    StepSampler,
+    UnpairedData,
+    check_readable,
+    image_files,
+    match_pairs,
+    split_holdout,
+)
+from .run import RunFolder
+from .settings import Settings
+from .tasks import TASKS
+
+PREVIEW_SAMPLES = 4
+
+
+def build_data(s: Settings, warn: Callable[[str], None]):
+    """Training and held-out datasets for the settings' task and folder layout."""
+    aug = Augment(s.load_size, s.crop_size, s.flip)
+    roots = [Path(d) for d in s.data]
+    val_items = None
+    if s.aligned:
+        if len(roots) != 1:
+            raise StylizeError("--aligned takes one folder of side-by-side AB images")
+        root = roots[0]
+        train_dir = root / "train" if (root / "train").is_dir() else root
+        items = check_readable(image_files(train_dir), warn)
+        if (root / "val").is_dir():
+            val_items = check_readable(image_files(root / "val"), warn)
+    else:
+        if len(roots) == 1 and (roots[0] / "trainA").is_dir():
+            root = roots[0]
+            roots = [root / "trainA", root / "trainB"]
+            if (root / "testA").is_dir() and (root / "testB").is_dir():
+                val_items = (root / "testA", root / "testB")
+        if len(roots) != 2:
+            raise StylizeError("give two folders (A and B), or one with trainA/ and trainB/")
+        if s.task == "pix2pix":
+            items = match_pairs(*roots, warn)
+            if val_items:
+                val_items = match_pairs(*val_items, warn)
+        else:
+            items = (check_readable(image_files(roots[0]), warn),
+                     check_readable(image_files(roots[1]), warn))  # fmt: skip
+            if val_items:
+                val_items = tuple(check_readable(image_files(v), warn) for v in val_items)
+    if s.task == "pix2pix":
+        if val_items is None:
+            items, val_items = split_holdout(items, s.val_count)
+        if not items:
+            raise StylizeError("no training pairs left")
+        return (PairedData(items, aug, True, s.direction),
+                PairedData(val_items[: s.val_count], aug, False, s.direction))  # fmt: skip
+    a, b = items
+    if val_items is None:
+        (a, va), (b, vb) = split_holdout(a, s.val_count), split_holdout(b, s.val_count)
+    else:
+        va, vb = val_items
+    if not a or not b:
+        raise StylizeError("each side needs at least one training image")
+    n = min(len(va), len(vb), s.val_count)
+    return UnpairedData(a, b, aug, True), UnpairedData(va[:n], vb[:n], aug, False)
+
+
+@dataclass
+class Outcome:
+    step: int
+    total: int
+    interrupted: bool = False
+
+
+def lr_factor(s: Settings, epoch: int) -> float:
+    """Constant for ``epochs``, then linear decay to 0 over ``decay_epochs`` (the reference's)."""
+    return 1.0 - max(0, epoch + 1 - s.epochs) / float(s.decay_epochs + 1)
+
+
+def _setup_distributed() -> tuple[int, int, torch.device | None]:
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
+        return 0, 1, None
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend)
+    rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    device = (
+        torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if backend == "nccl" else None
+    )
+    return rank, world, device
+
+
+class _StopRequest:
+    """The first Ctrl-C asks the loop to stop after the current step (and save); a second one
+    stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, *_) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def train(
+    settings: Settings | None,
+    run_dir: str | Path,
+    *,
+    device: str = "auto",
+    stop_after: int | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> Outcome:
+    """Train into ``run_dir``, continuing from its latest checkpoint if it has one.
+
+    ``settings`` may be None to continue an existing run with its saved settings; ``stop_after``
+    ends this session after that many steps (the run can be resumed later).
+    """
+    run = RunFolder(Path(run_dir))
+    if run.exists():
+        s = run.check_settings(settings)
+    elif settings is None:
+        raise StylizeError(f"{run_dir}: not a run folder (no settings.json) and no data given")
+    else:
+        s = settings.resolve()
+    rank, world, dist_device = _setup_distributed()
+    dev = dist_device or torch.device(
+        "cuda"
+        if device == "auto" and torch.cuda.is_available()
+        else ("cpu" if device == "auto" else device)
+    )
+    train_set, val_set = build_data(s, log)
+    steps_per_epoch = s.steps_per_epoch or max(1, len(train_set) // (s.batch_size * world))
+    total = (s.epochs + s.decay_epochs) * steps_per_epoch
+
+    torch.manual_seed(s.seed)
+    task = TASKS[s.task](s, dev)
+    step = 0
+    if run.latest.is_file():
+        state = run.load_checkpoint()
+        try:
+            task.load_state_dict(state["task"])
+        except (KeyError, RuntimeError) as e:
+            raise StylizeError(f"{run.latest}: does not match this run's networks ({e})") from None
+        step = int(state["step"])
+        if rank == 0:
+            log(f"resuming {run.root} at step {step} of {total}")
+            run.truncate_log(step)
+    elif rank == 0:
+        run.root.mkdir(parents=True, exist_ok=True)
+        s.save(run.settings_path)
+
+    loader = DataLoader(
+        train_set,
+        batch_size=s.batch_size,
+        sampler=StepSampler(len(train_set), s.seed, step * s.batch_size, rank, world),
+        num_workers=s.workers,
+        persistent_workers=False,
+    )
+    val_batch = next(iter(DataLoader(val_set, batch_size=len(val_set)))) if len(val_set) else None
+    end = total if stop_after is None else min(total, step + stop_after)
+    bar = tqdm(
+        total=total,
+        initial=step,
+        unit="step",
+        disable=not progress or rank != 0,
+        dynamic_ncols=True,
+    )
+    outcome = Outcome(step, total)
+
+    def checkpoint(keep: bool) -> None:
+        if rank == 0:
+            run.save_checkpoint({"task": task.state_dict(), "step": step}, step, keep)
+
+    def preview() -> None:
+        if rank != 0 or val_batch is None:
+            return
+        metrics, images = task.evaluate(val_batch)
+        run.log({"step": step, "kind": "val", **metrics})
+        shown = images[: PREVIEW_SAMPLES * 3 * (2 if s.task == "cyclegan" else 1)]
+        run.save_preview(step, shown, metrics)
+        run.plot_losses()
+
+    data = iter(loader)
+    started, t0 = step, time.monotonic()
+    stop = _StopRequest()
+    try:
+        while step < end and not stop.requested:
+            batch = next(data)
+            epoch = step // steps_per_epoch
+            for opt in task.optims.values():
+                for group in opt.param_groups:
+                    group["lr"] = s.lr * lr_factor(s, epoch)
+            torch.manual_seed(s.seed * 7919 + step)
+            losses = task.train_step(batch)
+            step += 1
+            if rank == 0 and (step % 10 == 0 or step == end):
+                rate = (step - started) / max(time.monotonic() - t0, 1e-9)
+                run.log({"step": step, "kind": "train", "epoch": epoch, "lr": s.lr * lr_factor(s, epoch),
+                         "steps_per_s": rate, **losses})  # fmt: skip
+                bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:4]}, refresh=False)
+            bar.update()
+            if step % s.preview_every == 0 or step == total:
+                preview()
+            if step % s.checkpoint_every == 0 or step == end:
+                checkpoint(keep=step % s.checkpoint_every == 0 or step == total)
+        if stop.requested:
+            checkpoint(keep=False)
+            outcome.interrupted = True
+            log(f"interrupted: saved step {step}; run the same command again to continue")
+    finally:
+        stop.restore()
+        bar.close()
+    outcome.step = step
+    return outcome

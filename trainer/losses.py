@@ -1,0 +1,55 @@
+"""The reference's GAN objectives and its pool of past fakes."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GANLoss(nn.Module):
+    """``lsgan``: least squares against 1/0; ``vanilla``: binary cross-entropy on logits."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        if mode not in ("lsgan", "vanilla"):
+            raise ValueError(f"unknown GAN loss {mode!r}: lsgan or vanilla")
+        self.loss = nn.MSELoss() if mode == "lsgan" else nn.BCEWithLogitsLoss()
+
+    def forward(self, prediction: torch.Tensor, real: bool) -> torch.Tensor:
+        target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
+        return self.loss(prediction, target)
+
+
+class ImagePool:
+    """Past generated images, so the discriminator does not only see the latest generator.
+
+    Until full, every fake is stored and returned; then, with probability 1/2, a fake is swapped
+    for a random stored one (the reference's rule).
+    """
+
+    def __init__(self, size: int = 50) -> None:
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            image = image[None]
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif torch.rand(1).item() > 0.5:
+                i = int(torch.randint(len(self.images), (1,)))
+                out.append(self.images[i].clone())
+                self.images[i] = image.clone()
+            else:
+                out.append(image)
+        return torch.cat(out)
+
+    def state_dict(self) -> dict:
+        return {"images": torch.cat(self.images).cpu() if self.images else torch.empty(0)}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self.images = [im[None].to(device) for im in state["images"]]

@@ -1,0 +1,135 @@
+"""A run folder: settings, atomic checkpoints, the loss log, loss curves and preview pages."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+from stylizer.errors import StylizeError
+from stylizer.images import Picture, write_image
+
+from .settings import Settings
+
+
+class RunFolder:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.settings_path = root / "settings.json"
+        self.latest = root / "checkpoints" / "latest.pt"
+        self.log_path = root / "log.jsonl"
+        self.previews = root / "previews"
+
+    def exists(self) -> bool:
+        return self.settings_path.is_file()
+
+    def save_checkpoint(self, state: dict, step: int, keep: bool) -> None:
+        """Write ``latest.pt`` atomically (temp file + rename), plus a numbered copy if ``keep``."""
+        self.latest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.latest.parent, suffix=".part")
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            if keep:
+                os.link(tmp, self.latest.parent / f"step_{step:08d}.pt")
+            os.replace(tmp, self.latest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load_checkpoint(self, path: Path | None = None) -> dict:
+        path = path or self.latest
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise StylizeError(f"{path}: damaged or unreadable checkpoint ({first})") from None
+
+    def log(self, record: dict) -> None:
+        with self.log_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def records(self) -> list[dict]:
+        if not self.log_path.is_file():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]
+
+    def truncate_log(self, step: int) -> None:
+        """Forget records after ``step``: a resumed run will write them again."""
+        kept = [r for r in self.records() if r["step"] <= step]
+        self.log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    def save_preview(self, step: int, images: torch.Tensor, metrics: dict) -> None:
+        self.previews.mkdir(parents=True, exist_ok=True)
+        grid = make_grid(images.float().cpu().clamp(-1, 1), nrow=3, padding=4, pad_value=1)
+        pixels = ((grid + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+        write_image(self.previews / f"step_{step:08d}.png", Picture(pixels))
+        self._write_index()
+
+    def _write_index(self) -> None:
+        val = {r["step"]: r for r in self.records() if r.get("kind") == "val"}
+        rows = []
+        for png in sorted(self.previews.glob("step_*.png"), reverse=True):
+            step = int(png.stem.split("_")[1])
+            figures = ", ".join(
+                f"{k} {v:.4g}" for k, v in val.get(step, {}).items() if k.startswith("val_")
+            )
+            rows.append(
+                f"<h3>step {step} <small>{html.escape(figures)}</small></h3>"
+                f'<img src="{png.name}" loading="lazy">'
+            )
+        title = html.escape(self.root.name)
+        page = (
+            f"<!doctype html><meta charset=utf-8><title>{title} previews</title>"
+            "<style>body{font-family:sans-serif}img{max-width:100%}</style>"
+            f"<h1>{title}</h1><p>Columns: input | output | target (pix2pix) or "
+            f"reconstruction (CycleGAN). Newest first.</p><img src='../losses.png'>" + "".join(rows)
+        )
+        (self.previews / "index.html").write_text(page)
+
+    def plot_losses(self) -> None:
+        """``losses.png``: one small panel per logged series, drawn with OpenCV."""
+        records = self.records()
+        series: dict[str, list[tuple[int, float]]] = {}
+        for r in records:
+            for k, v in r.items():
+                if k not in ("step", "kind", "epoch", "lr") and isinstance(v, int | float):
+                    series.setdefault(k, []).append((r["step"], float(v)))
+        if not series:
+            return
+        pw, ph, cols = 320, 180, 3
+        rows = -(-len(series) // cols)
+        canvas = np.full((ph * rows, pw * cols, 3), 255, np.uint8)
+        for i, (name, points) in enumerate(sorted(series.items())):
+            ox, oy = (i % cols) * pw, (i // cols) * ph
+            xs = np.array([p[0] for p in points], float)
+            ys = np.array([p[1] for p in points], float)
+            x0, x1 = xs.min(), max(xs.max(), xs.min() + 1)
+            y0, y1 = ys.min(), max(ys.max(), ys.min() + 1e-9)
+            px = ox + 10 + (xs - x0) / (x1 - x0) * (pw - 20)
+            py = oy + ph - 15 - (ys - y0) / (y1 - y0) * (ph - 45)
+            pts = np.stack([px, py], 1).round().astype(np.int32)
+            cv2.rectangle(canvas, (ox + 2, oy + 2), (ox + pw - 2, oy + ph - 2), (200, 200, 200))
+            cv2.polylines(canvas, [pts], False, (180, 80, 20), 1, cv2.LINE_AA)
+            label = f"{name}  last {ys[-1]:.4g}  min {ys.min():.4g}"
+            cv2.putText(
+                canvas, label, (ox + 8, oy + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1
+            )
+        write_image(self.root / "losses.png", Picture(canvas))
+
+    def check_settings(self, wanted: Settings | None) -> Settings:
+        """The run's saved settings; a run of another kind in this folder is an error."""
+        saved = Settings.load(self.settings_path)
+        if wanted is not None and wanted.task != saved.task:
+            raise StylizeError(
+                f"{self.root} holds a {saved.task} run; this is a {wanted.task} run. "
+                "Choose another -o folder."
+            )
+        return saved

@@ -1,0 +1,86 @@
+"""Every training setting, with the reference's defaults; saved as ``settings.json`` in the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stylizer.errors import StylizeError
+
+
+@dataclass
+class Settings:
+    task: str = "cyclegan"  # "pix2pix" or "cyclegan"
+    data: list[str] = field(default_factory=list)
+    aligned: bool = False
+    direction: str = "AtoB"
+    # generator / discriminator
+    arch: str = ""  # default: unet for pix2pix, resnet for cyclegan
+    depth: int = 0  # default: 8 (unet_256) or 9 blocks
+    ngf: int = 64
+    norm: str = ""  # default: batch for pix2pix, instance for cyclegan
+    dropout: bool | None = None  # default: on for pix2pix
+    ndf: int = 64
+    d_layers: int = 3
+    # objective
+    gan_loss: str = ""  # default: vanilla for pix2pix, lsgan for cyclegan
+    lambda_l1: float = 100.0
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+    # optimisation
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 1
+    epochs: int = 100
+    decay_epochs: int = 100
+    steps_per_epoch: int = 0  # 0: one pass over the data
+    # data
+    load_size: int = 286
+    crop_size: int = 256
+    flip: bool = True
+    val_count: int = 8
+    workers: int = 2
+    # bookkeeping
+    seed: int = 0
+    preview_every: int = 500
+    checkpoint_every: int = 1000
+    precision: str = "auto"  # auto, fp32, bf16
+    channels_last: bool = True
+    compile: bool = False
+
+    def resolve(self) -> Settings:
+        """Fill the task-dependent defaults and check the values."""
+        p2p = self.task == "pix2pix"
+        if self.task not in ("pix2pix", "cyclegan"):
+            raise StylizeError(f"unknown task {self.task!r}")
+        self.arch = self.arch or ("unet" if p2p else "resnet")
+        self.depth = self.depth or (8 if self.arch == "unet" else 9)
+        self.norm = self.norm or ("batch" if p2p else "instance")
+        self.dropout = p2p if self.dropout is None else self.dropout
+        self.gan_loss = self.gan_loss or ("vanilla" if p2p else "lsgan")
+        if self.crop_size > self.load_size:
+            raise StylizeError(f"--crop-size {self.crop_size} exceeds --load-size {self.load_size}")
+        if self.arch == "unet" and self.crop_size % 2**self.depth:
+            raise StylizeError(
+                f"a U-Net of depth {self.depth} needs crops that are multiples of "
+                f"{2**self.depth}; use --crop-size {2**self.depth} or --depth 7 for 128"
+            )
+        if self.direction not in ("AtoB", "BtoA"):
+            raise StylizeError("--direction must be AtoB or BtoA")
+        return self
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Settings:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise StylizeError(f"{path}: unreadable run settings ({e})") from None
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

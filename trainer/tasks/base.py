@@ -1,0 +1,115 @@
+"""What a training task (pix2pix, CycleGAN, ...) provides to the loop; registered by name."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from stylizer.models import GeneratorSpec, PatchDiscriminator, build_generator
+
+from ..settings import Settings
+
+TASKS: dict[str, type[Task]] = {}
+
+
+def register_task(name: str):
+    def add(cls: type[Task]) -> type[Task]:
+        cls.name = name
+        TASKS[name] = cls
+        return cls
+
+    return add
+
+
+def init_weights(net: nn.Module, gain: float = 0.02) -> None:
+    """The reference's ``normal`` init: N(0, 0.02) convs, N(1, 0.02) norm scales, zero biases."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+
+
+class Task:
+    """Networks, optimisers and one training step; the loop handles everything around it."""
+
+    name = ""
+    generators: tuple[str, ...] = ()
+
+    def __init__(self, s: Settings, device: torch.device) -> None:
+        self.s, self.device = s, device
+        self.nets: dict[str, nn.Module] = {}
+        self.optims: dict[str, torch.optim.Optimizer] = {}
+        dtype = torch.bfloat16 if self._bf16() else None
+        self.autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+    def _bf16(self) -> bool:
+        if self.s.precision == "bf16":
+            return True
+        return (
+            self.s.precision == "auto"
+            and self.device.type == "cuda"
+            and torch.cuda.is_bf16_supported()
+        )
+
+    def spec(self, in_channels: int = 3, out_channels: int = 3) -> GeneratorSpec:
+        s = self.s
+        return GeneratorSpec(s.arch, s.depth, s.ngf, in_channels, out_channels, s.norm, s.dropout)
+
+    def add_net(self, name: str, net: nn.Module) -> nn.Module:
+        init_weights(net)
+        net = net.to(self.device)
+        if self.s.channels_last and self.device.type == "cuda":
+            net = net.to(memory_format=torch.channels_last)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            net = DistributedDataParallel(
+                net, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        self.nets[name] = net
+        return torch.compile(net) if self.s.compile else net
+
+    def generator(self, in_channels: int = 3, out_channels: int = 3) -> nn.Module:
+        return build_generator(self.spec(in_channels, out_channels))
+
+    def discriminator(self, in_channels: int) -> nn.Module:
+        return PatchDiscriminator(in_channels, self.s.ndf, self.s.d_layers, self.s.norm)
+
+    def adam(self, *nets: nn.Module) -> torch.optim.Optimizer:
+        params = [p for n in nets for p in n.parameters()]
+        return torch.optim.Adam(params, lr=self.s.lr, betas=(self.s.beta1, self.s.beta2))
+
+    @staticmethod
+    def plain(net: nn.Module) -> nn.Module:
+        return net.module if isinstance(net, DistributedDataParallel) else net
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def evaluate(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float], torch.Tensor]:
+        """Validation figures for a held-out batch and its preview rows (N x 3 images)."""
+        raise NotImplementedError
+
+    def export(self, direction: str) -> tuple[dict[str, torch.Tensor], GeneratorSpec]:
+        """The generator for ``direction`` as a plain state dict and its spec."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {
+            "nets": {k: self.plain(n).state_dict() for k, n in self.nets.items()},
+            "optims": {k: o.state_dict() for k, o in self.optims.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, n in self.nets.items():
+            self.plain(n).load_state_dict(state["nets"][k])
+        for k, o in self.optims.items():
+            o.load_state_dict(state["optims"][k])
+
+    def set_requires_grad(self, requires: bool, *nets: nn.Module) -> None:
+        for n in nets:
+            n.requires_grad_(requires)

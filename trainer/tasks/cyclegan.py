@@ -1,0 +1,90 @@
+"""CycleGAN: two generators (A -> B, B -> A) trained with adversarial, cycle and identity losses."""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+from ..losses import GANLoss, ImagePool
+from .base import Task, register_task
+
+
+@register_task("cyclegan")
+class CycleGAN(Task):
+    def __init__(self, s, device) -> None:
+        super().__init__(s, device)
+        self.G_A = self.add_net("G_A", self.generator())  # A -> B
+        self.G_B = self.add_net("G_B", self.generator())  # B -> A
+        self.D_A = self.add_net("D_A", self.discriminator(3))  # judges B-domain images
+        self.D_B = self.add_net("D_B", self.discriminator(3))  # judges A-domain images
+        n = self.nets
+        self.optims = {
+            "G": self.adam(n["G_A"], n["G_B"]),
+            "D": self.adam(n["D_A"], n["D_B"]),
+        }
+        self.gan = GANLoss(s.gan_loss).to(device)
+        self.pools = {"A": ImagePool(s.pool_size), "B": ImagePool(s.pool_size)}
+
+    def train_step(self, batch):
+        s, n = self.s, self.nets
+        real_a, real_b = batch["A"].to(self.device), batch["B"].to(self.device)
+        self.set_requires_grad(False, n["D_A"], n["D_B"])
+        self.optims["G"].zero_grad(set_to_none=True)
+        with self.autocast:
+            fake_b, fake_a = self.G_A(real_a), self.G_B(real_b)
+            rec_a, rec_b = self.G_B(fake_b), self.G_A(fake_a)
+            losses = {
+                "G_A": self.gan(self.D_A(fake_b), True),
+                "G_B": self.gan(self.D_B(fake_a), True),
+                "cycle_A": F.l1_loss(rec_a.float(), real_a) * s.lambda_cycle,
+                "cycle_B": F.l1_loss(rec_b.float(), real_b) * s.lambda_cycle,
+            }
+            if s.lambda_identity > 0:
+                w = s.lambda_cycle * s.lambda_identity
+                losses["idt_A"] = F.l1_loss(self.G_A(real_b).float(), real_b) * w
+                losses["idt_B"] = F.l1_loss(self.G_B(real_a).float(), real_a) * w
+            loss_g = sum(losses.values())
+        loss_g.backward()
+        self.optims["G"].step()
+
+        self.set_requires_grad(True, n["D_A"], n["D_B"])
+        self.optims["D"].zero_grad(set_to_none=True)
+        pooled_b = self.pools["B"].query(fake_b)
+        pooled_a = self.pools["A"].query(fake_a)
+        with self.autocast:
+            d_a = (self.gan(self.D_A(real_b), True) + self.gan(self.D_A(pooled_b), False)) * 0.5
+            d_b = (self.gan(self.D_B(real_a), True) + self.gan(self.D_B(pooled_a), False)) * 0.5
+        (d_a + d_b).backward()
+        self.optims["D"].step()
+        losses |= {"D_A": d_a, "D_B": d_b}
+        return {k: v.item() for k, v in losses.items()}
+
+    @torch.no_grad()
+    def evaluate(self, batch):
+        a, b = batch["A"].to(self.device), batch["B"].to(self.device)
+        g_a, g_b = self.plain(self.nets["G_A"]).eval(), self.plain(self.nets["G_B"]).eval()
+        fake_b, fake_a = g_a(a).float(), g_b(b).float()
+        rec_a, rec_b = g_b(fake_b).float(), g_a(fake_a).float()
+        g_a.train(), g_b.train()
+        metrics = {
+            "val_cycle_A": F.l1_loss(rec_a, a).item(),
+            "val_cycle_B": F.l1_loss(rec_b, b).item(),
+        }
+        rows = itertools.chain.from_iterable(
+            [(a[i], fake_b[i], rec_a[i]), (b[i], fake_a[i], rec_b[i])] for i in range(len(a))
+        )
+        return metrics, torch.stack([im for row in rows for im in row])
+
+    def export(self, direction):
+        g = self.plain(self.nets["G_A" if direction == "AtoB" else "G_B"])
+        return g.state_dict(), g.spec
+
+    def state_dict(self):
+        return super().state_dict() | {k: p.state_dict() for k, p in self.pools.items()}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        for k, p in self.pools.items():
+            p.load_state_dict(state[k], self.device)
