@@ -225,3 +225,60 @@ def test_real_aligned_data_loads(tmp_path):
 def test_settings_errors():
     with pytest.raises(StylizeError):
         Settings(task="pix2pix", crop_size=200).resolve()
+
+
+def test_ctrl_c_saves_and_resumes(tmp_path, inversion_pairs):
+    import signal
+    import time
+
+    a, b = inversion_pairs
+    args = [sys.executable, "-m", "trainer", "--paired", a, b, "-o", tmp_path / "run",
+            "--depth", "5", "--ngf", "8", "--load-size", "36", "--crop-size", "32",
+            "--workers", "0", "--epochs", "100000", "--steps-per-epoch", "1"]  # fmt: skip
+    proc = subprocess.Popen(list(map(str, args)), stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "run" / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while not log.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: saved step" in err and "Traceback" not in err
+    saved = int(err.split("saved step ")[1].split(";")[0])
+    assert saved >= 10 and weights_of(tmp_path / "run")["step"] == saved
+    r = run_cli("-o", tmp_path / "run", "--stop-after", "3")
+    assert r.returncode == 0 and f"resuming {tmp_path / 'run'} at step {saved}" in r.stderr
+    assert weights_of(tmp_path / "run")["step"] == saved + 3
+
+
+def test_config_file_sets_defaults(tmp_path, inversion_pairs):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"depth": 5, "ngf": 8, "load_size": 36, "crop_size": 32,
+                               "workers": 0, "lambda_l1": 50}))  # fmt: skip
+    r = run_cli("--config", cfg, "--paired", *inversion_pairs, "-o", tmp_path / "r",
+                "--stop-after", "1", "--ngf", "4")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    saved = json.loads((tmp_path / "r" / "settings.json").read_text())
+    assert saved["ngf"] == 4 and saved["lambda_l1"] == 50 and saved["crop_size"] == 32
+
+
+def test_data_problems_are_warned_once_each(tmp_path, inversion_pairs):
+    from trainer.loop import build_data
+
+    a, b = inversion_pairs
+    write_png(a / "small.png", blobs(50, 16))
+    write_png(b / "small.png", blobs(51, 20))  # smaller than the crop, and sizes differ
+    write_png(a / "grey.png", noise_image(36, 36, c=1))
+    write_png(b / "grey.png", blobs(52))
+    (a / "broken.png").write_bytes(b"\x89PNG broken")
+    write_png(b / "broken.png", blobs(53))
+    warnings = []
+    train_set, _ = build_data(tiny("pix2pix", [a, b]).resolve(), warnings.append)
+    assert any("unreadable" in w and "broken.png" in w for w in warnings)
+    assert any("smaller than the 32px crop" in w for w in warnings)
+    assert any("differ in size" in w for w in warnings)
+    assert any("no partner" in w and "broken" in w for w in warnings)
+    assert len(warnings) == 5  # the small-image warning comes once per folder
+    for i in range(len(train_set)):
+        item = train_set[(i, i)]
+        assert item["A"].shape == item["B"].shape == (3, 32, 32)

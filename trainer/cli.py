@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -21,8 +22,29 @@ def _say(msg: str) -> None:
     click.echo(f"stylize-train: {msg}", err=True)
 
 
+def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
+    """Defaults for every option from a JSON file (a run's settings.json works); flags win."""
+    if path is None:
+        return
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise click.BadParameter(f"{path}: {e}") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{path}: expected a JSON object of option names")
+    ctx.default_map = {k.replace("-", "_"): v for k, v in data.items()}
+
+
 @click.command(context_settings=CONTEXT)
 @click.argument("data", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_read_config,
+    help="JSON file of option defaults (for example another run's settings.json).",
+)
 @click.option("--paired", "task", flag_value="pix2pix", help="pix2pix: A/B files matched by name.")
 @click.option("--unpaired", "task", flag_value="cyclegan", help="CycleGAN: two unrelated sets.")
 @click.option("--aligned", is_flag=True, help="pix2pix from one folder of side-by-side AB images.")

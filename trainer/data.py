@@ -39,19 +39,37 @@ def load_rgb(path: Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(color)).permute(2, 0, 1)
 
 
-def check_readable(paths: list[Path], warn) -> list[Path]:
-    """Drop (and report once) files that do not decode, so a bad file cannot stop a run later."""
-    good, bad = [], []
-    for p in paths:
+def _listing(paths: list, limit: int = 5) -> str:
+    names = [getattr(p, "name", str(p)) for p in paths]
+    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")
+
+
+def scan(
+    folder: Path, warn, min_side: int = 0, halves: bool = False
+) -> dict[Path, tuple[int, int]]:
+    """Readable images under ``folder`` with their (width, height).
+
+    Files that do not decode are dropped and reported in one warning, so a bad file cannot stop
+    a run hours later; images smaller than ``min_side`` (per half for side-by-side AB images) are
+    reported too: they are scaled up, which blurs them.
+    """
+    sizes, bad = {}, []
+    for p in image_files(folder):
         try:
-            read_image(p)
-            good.append(p)
+            color = read_image(p).color
+            sizes[p] = (color.shape[1], color.shape[0])
         except StylizeError:
             bad.append(p)
     if bad:
-        names = ", ".join(p.name for p in bad[:5]) + (" ..." if len(bad) > 5 else "")
-        warn(f"skipping {len(bad)} unreadable image(s): {names}")
-    return good
+        warn(f"skipping {len(bad)} unreadable file(s) in {folder}: {_listing(bad)}")
+    small = [p for p, (w, h) in sizes.items() if min(w // (2 if halves else 1), h) < min_side]
+    if small:
+        warn(
+            f"{len(small)} image(s) in {folder} are smaller than the {min_side}px crop and will be scaled up: {_listing(small)}"
+        )
+    if not sizes:
+        raise StylizeError(f"{folder}: no readable images")
+    return sizes
 
 
 @dataclass(frozen=True)
@@ -154,17 +172,22 @@ class StepSampler(Sampler):
             n += self.world
 
 
-def match_pairs(a_dir: Path, b_dir: Path, warn) -> list[tuple[Path, Path]]:
-    """Pairs of files with the same name stem in two folders (searched recursively)."""
-    a = {p.stem: p for p in image_files(a_dir)}
-    b = {p.stem: p for p in image_files(b_dir)}
-    unmatched = sorted(set(a) ^ set(b))
+def match_pairs(
+    a: dict[Path, tuple[int, int]], b: dict[Path, tuple[int, int]], warn
+) -> list[tuple[Path, Path]]:
+    """Pairs of files with the same name stem on both sides (as ``scan`` returns them)."""
+    a_by, b_by = {p.stem: p for p in a}, {p.stem: p for p in b}
+    unmatched = sorted(set(a_by) ^ set(b_by))
     if unmatched:
-        shown = ", ".join(unmatched[:8]) + (" ..." if len(unmatched) > 8 else "")
-        warn(f"{len(unmatched)} file(s) have no partner of the same name and are skipped: {shown}")
-    pairs = [(a[k], b[k]) for k in sorted(set(a) & set(b))]
+        warn(
+            f"{len(unmatched)} file(s) have no partner of the same name and are skipped: {_listing(unmatched, 8)}"
+        )
+    pairs = [(a_by[k], b_by[k]) for k in sorted(set(a_by) & set(b_by))]
     if not pairs:
-        raise StylizeError(f"no file in {a_dir} has a partner of the same name in {b_dir}")
+        raise StylizeError("no image has a partner of the same name in the other folder")
+    mismatched = [pa for pa, pb in pairs if a[pa] != b[pb]]
+    if mismatched:
+        warn(f"{len(mismatched)} pair(s) differ in size; B is resized to A: {_listing(mismatched)}")
     return pairs
 
 

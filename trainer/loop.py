@@ -26,9 +26,8 @@ from .data import (
     PairedData,
     StepSampler,
     UnpairedData,
-    check_readable,
-    image_files,
     match_pairs,
+    scan,
     split_holdout,
 )
 from .run import RunFolder
@@ -43,31 +42,32 @@ def build_data(s: Settings, warn: Callable[[str], None]):
     aug = Augment(s.load_size, s.crop_size, s.flip)
     roots = [Path(d) for d in s.data]
     val_items = None
+
+    def images(folder: Path) -> dict:
+        return scan(folder, warn, s.crop_size, halves=s.aligned)
+
     if s.aligned:
         if len(roots) != 1:
             raise StylizeError("--aligned takes one folder of side-by-side AB images")
         root = roots[0]
-        train_dir = root / "train" if (root / "train").is_dir() else root
-        items = check_readable(image_files(train_dir), warn)
+        items = list(images(root / "train" if (root / "train").is_dir() else root))
         if (root / "val").is_dir():
-            val_items = check_readable(image_files(root / "val"), warn)
+            val_items = list(images(root / "val"))
     else:
         if len(roots) == 1 and (roots[0] / "trainA").is_dir():
             root = roots[0]
             roots = [root / "trainA", root / "trainB"]
             if (root / "testA").is_dir() and (root / "testB").is_dir():
-                val_items = (root / "testA", root / "testB")
+                val_items = (images(root / "testA"), images(root / "testB"))
         if len(roots) != 2:
             raise StylizeError("give two folders (A and B), or one with trainA/ and trainB/")
+        sides = (images(roots[0]), images(roots[1]))
         if s.task == "pix2pix":
-            items = match_pairs(*roots, warn)
-            if val_items:
-                val_items = match_pairs(*val_items, warn)
+            items = match_pairs(*sides, warn)
+            val_items = match_pairs(*val_items, warn) if val_items else None
         else:
-            items = (check_readable(image_files(roots[0]), warn),
-                     check_readable(image_files(roots[1]), warn))  # fmt: skip
-            if val_items:
-                val_items = tuple(check_readable(image_files(v), warn) for v in val_items)
+            items = tuple(list(side) for side in sides)
+            val_items = tuple(list(side) for side in val_items) if val_items else None
     if s.task == "pix2pix":
         if val_items is None:
             items, val_items = split_holdout(items, s.val_count)
