@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .engines import ENGINES
 from .errors import StylizeError
 from .images import IMAGE_EXTENSIONS
 from .loading import load_generator
@@ -59,7 +60,13 @@ def _describe_presets() -> str:
     "--max-size", type=click.IntRange(8), help="Scale down so the longer side is at most this."
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--backend", default="auto", show_default=True, help="Inference backend.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", *ENGINES]),
+    default="auto",
+    show_default=True,
+    help="Inference backend (auto picks the fastest available).",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
 @click.option(
     "--tile",
