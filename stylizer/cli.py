@@ -12,8 +12,9 @@ from .errors import StylizeError
 from .images import IMAGE_EXTENSIONS
 from .loading import load_generator
 from .models import GeneratorSpec
-from .pipeline import stylize_images
+from .pipeline import stylize_files
 from .presets import list_presets
+from .video import VideoOptions
 
 _EXTS = sorted({e.lstrip(".") for e in IMAGE_EXTENSIONS})
 
@@ -84,6 +85,13 @@ def _describe_presets() -> str:
     help="Batch-norm generators: per-image statistics (as the reference runs them) or the "
     "running averages stored in the weights.",
 )
+@click.option("--codec", help="Video codec (default libx264; libvpx-vp9 for .webm).")
+@click.option("--crf", type=click.IntRange(0, 63), help="Video quality, lower is better (18).")
+@click.option("--encoder-preset", help="Encoder speed preset, e.g. x264's slow (medium).")
+@click.option("--pix-fmt", help="Output pixel format (default: like the source, 4:2:0 or 4:4:4).")
+@click.option(
+    "--keep-partial", is_flag=True, help="Keep a failed video's output as NAME.partial.EXT."
+)
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @click.option("--list-presets", is_flag=True, help="List the installed presets and exit.")
@@ -102,19 +110,26 @@ def cli(
     tile: int,
     memory_mb: int | None,
     bn_stats: str,
+    codec: str | None,
+    crf: int | None,
+    encoder_preset: str | None,
+    pix_fmt: str | None,
+    keep_partial: bool,
     overwrite: bool,
     quiet: bool,
     list_presets: bool,
     inspect: bool,
 ) -> None:
-    """Stylize images with a CycleGAN or pix2pix generator.
+    """Stylize images and videos with a CycleGAN or pix2pix generator.
 
-    INPUTS are image files, folders (searched recursively) or glob patterns. Results keep each
-    input's size and aspect ratio, depth (8/16-bit), and alpha channel.
+    INPUTS are image or video files, folders (searched recursively) or glob patterns. Images keep
+    their size, aspect ratio, depth (8/16-bit) and alpha channel; videos keep every frame's
+    timestamp, their audio, subtitle and data streams (copied untouched) and colour metadata.
 
     \b
     Examples:
       stylize photo.jpg --preset vangogh            # -> photo_vangogh.jpg
+      stylize video.mp4 --preset vangogh            # -> video_vangogh.mp4, audio kept
       stylize photos/ -o out/ --preset vangogh      # whole folder, re-runs skip done files
       stylize "shots/*.png" --weights latest_net_G_A.pth --max-size 2048
     """
@@ -132,7 +147,7 @@ def cli(
     if not inputs:
         raise click.UsageError("no INPUTS given (files, folders or glob patterns)")
     progress = not quiet and sys.stderr.isatty()
-    summary = stylize_images(
+    summary = stylize_files(
         list(inputs),
         source,
         output,
@@ -141,6 +156,7 @@ def cli(
         overwrite=overwrite,
         size=size,
         max_size=max_size,
+        video=VideoOptions(codec, crf, encoder_preset, pix_fmt, keep_partial),
         progress=progress,
         log=_err,
         device=device,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from .errors import StylizeError
 from .images import Picture, read_image, write_image
 from .loading import load_generator
 from .sources import Job, plan_jobs
+from .video import VideoOptions, is_video_path, stylize_video
 
 
 def resized(picture: Picture, size: int | None = None, max_size: int | None = None) -> Picture:
@@ -75,6 +77,15 @@ class Stylizer:
     def stylize(self, picture: Picture) -> Picture:
         return self.stylize_batch([picture])[0]
 
+    def stylize_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Equal-sized HxWxC frames, in batches the memory budget allows."""
+        h, w = frames[0].shape[:2]
+        n = self.engine.batch_size(h, w, self.max_batch)
+        out: list[np.ndarray] = []
+        for i in range(0, len(frames), n):
+            out += [p.color for p in self.stylize_batch([Picture(f) for f in frames[i : i + n]])]
+        return out
+
     def batches(
         self, items: Iterable[tuple[object, Picture]]
     ) -> Iterator[list[tuple[object, Picture]]]:
@@ -111,7 +122,7 @@ class Summary:
         return ", ".join(parts)
 
 
-def stylize_images(
+def stylize_files(
     inputs: list[str],
     weights: str | Path,
     output: str | Path | None = None,
@@ -121,12 +132,13 @@ def stylize_images(
     overwrite: bool = False,
     size: int | None = None,
     max_size: int | None = None,
+    video: VideoOptions | None = None,
     progress: bool = False,
     log: Callable[[str], None] = lambda msg: None,
     stylizer: Stylizer | None = None,
     **stylizer_options,
 ) -> Summary:
-    """Stylize image files and folders; what ``stylize`` does for images.
+    """Stylize image and video files and folders: what ``stylize`` does.
 
     Every problem with one input is logged as one line and counted in the summary; the others go
     on. Results are written atomically, so an interrupted run leaves no partial file.
@@ -146,8 +158,32 @@ def stylize_images(
     if not todo:
         return summary
     stylizer = stylizer or Stylizer(weights, **stylizer_options)
+    videos = [job for job in todo if is_video_path(job.source)]
+    _stylize_images(
+        [j for j in todo if j not in videos], stylizer, summary, size, max_size, progress, log
+    )
+    for job in videos:
+        try:
+            stylize_video(
+                job.source, job.target, stylizer.stylize_frames, stylizer.max_batch, video, progress
+            )
+            summary.done.append(job.target)
+        except (StylizeError, RuntimeError, OSError) as e:
+            message = str(e) if isinstance(e, StylizeError) else f"{job.source}: failed ({e})"
+            summary.failed.append(message)
+            log(f"error: {message}")
+    return summary
+
+
+def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, size: int | None,
+                    max_size: int | None, progress: bool, log: Callable[[str], None]) -> None:  # fmt: skip
+    if not todo:
+        return
     bar = tqdm(total=len(todo), unit="img", disable=not progress, dynamic_ncols=True)
-    say = tqdm.write if progress else log
+
+    def say(msg: str) -> None:
+        with tqdm.external_write_mode(file=sys.stderr):
+            log(msg)
 
     def decoded() -> Iterator[tuple[Job, Picture]]:
         for job in todo:
@@ -171,4 +207,3 @@ def stylize_images(
                 bar.update()
     finally:
         bar.close()
-    return summary

@@ -1,6 +1,6 @@
 """Media sources: which files to stylize and where each result goes.
 
-Inputs are files, folders (searched recursively; results keep the relative sub-paths) or glob
+Inputs are image or video files, folders (searched recursively; results keep the relative sub-paths) or glob
 patterns. Without ``-o`` a result lands beside its input as ``NAME_TAG.EXT`` (a folder becomes
 ``FOLDER_TAG/``); a result never replaces an input.
 """
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .images import IMAGE_EXTENSIONS, is_image_path
+from .video import VIDEO_EXTENSIONS, is_video_path
 
 _GLOB_CHARS = set("*?[")
 
@@ -28,20 +29,28 @@ class Plan:
     errors: list[str] = field(default_factory=list)
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+
+
+def is_media_path(path: Path) -> bool:
+    return is_image_path(path) or is_video_path(path)
+
+
+def _media_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_media_path(p))
 
 
 def _with_ext(path: Path, ext: str | None) -> Path:
-    return path.with_suffix(ext) if ext else path
+    """``ext`` changes the format of images; videos keep their container."""
+    return path.with_suffix(ext) if ext and is_image_path(path) else path
 
 
 def plan_jobs(
     inputs: list[str], output: str | Path | None, tag: str, ext: str | None = None
 ) -> Plan:
-    """Map every input image to its output path; problems become one-line ``errors``.
+    """Map every input image and video to its output path; problems become one-line ``errors``.
 
-    ``output`` is a folder, or a file when there is exactly one input file and it has an image
+    ``output`` is a folder, or a file when there is exactly one input file and it has a media
     extension. ``ext`` (for example ``.png``) changes the format of every result.
     """
     plan = Plan()
@@ -49,19 +58,17 @@ def plan_jobs(
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = _images_in(path)
+            found = _media_in(path)
             if not found:
-                plan.errors.append(
-                    f"{path}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})"
-                )
+                plan.errors.append(f"{path}: folder holds no images or videos")
             sources += [(p, path) for p in found]
         elif path.is_file():
             sources.append((path, None))
         elif _GLOB_CHARS & set(item):
             matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
-            files = [p for p in matches if p.is_file() and is_image_path(p)]
+            files = [p for p in matches if p.is_file() and is_media_path(p)]
             if not files:
-                plan.errors.append(f"{item}: no image matches this pattern")
+                plan.errors.append(f"{item}: no image or video matches this pattern")
             sources += [(p, None) for p in files]
         else:
             plan.errors.append(f"{path}: no such file or folder")
@@ -73,14 +80,16 @@ def plan_jobs(
         and len(sources) == 1
         and sources[0][1] is None
         and not out.is_dir()
-        and is_image_path(out)
+        and is_media_path(out)
     )
     folders = {folder for _, folder in sources if folder is not None}
     inputs_seen = {p.resolve() for p, _ in sources}
     targets: dict[Path, Path] = {}
     for source, folder in sources:
-        if not is_image_path(source):
-            plan.errors.append(f"{source}: not a supported image ({', '.join(IMAGE_EXTENSIONS)})")
+        if not is_media_path(source):
+            plan.errors.append(
+                f"{source}: not a supported image or video ({', '.join(MEDIA_EXTENSIONS)})"
+            )
             continue
         if single_file:
             target = out

@@ -9,7 +9,7 @@ from conftest import SHARED, noise_image, write_png
 from PIL import Image
 
 from stylizer.images import read_image
-from stylizer.pipeline import Stylizer, stylize_images
+from stylizer.pipeline import Stylizer, stylize_files
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -114,7 +114,7 @@ def test_exif_orientation_is_applied(tmp_path, tiny_weights):
     exif[0x0112] = 6  # stored sideways: rotate 90 degrees clockwise to view
     im.save(tmp_path / "turned.jpg", exif=exif)
     assert read_image(tmp_path / "turned.jpg").size == (20, 40)
-    summary = stylize_images([str(tmp_path / "turned.jpg")], tiny_weights)
+    summary = stylize_files([str(tmp_path / "turned.jpg")], tiny_weights)
     assert cv2.imread(str(summary.done[0])).shape[:2] == (40, 20)
 
 
@@ -126,7 +126,7 @@ def test_no_partial_file_when_writing_fails(tmp_path, tiny_weights, monkeypatch)
         raise OSError("disk full")
 
     monkeypatch.setattr(images, "encode_image", broken_encode)
-    summary = stylize_images([str(tmp_path / "a.png")], tiny_weights, tmp_path / "o")
+    summary = stylize_files([str(tmp_path / "a.png")], tiny_weights, tmp_path / "o")
     assert len(summary.failed) == 1 and "disk full" in summary.failed[0]
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
 

@@ -1,0 +1,131 @@
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import SHARED
+
+from stylizer.pipeline import Stylizer, stylize_files
+from stylizer.video import VideoOptions, stylize_video
+
+VFR_PTS = [0, 40, 80, 200, 240, 500, 533, 566, 900]  # milliseconds, irregular
+
+
+def make_vfr_video(path: Path, size=(64, 48), audio: bool = True, pts=VFR_PTS) -> None:
+    """A variable-frame-rate H.264 video with an AAC tone, written with PyAV."""
+    w, h = size
+    out = av.open(str(path), "w")
+    vs = out.add_stream("libx264", rate=25)
+    vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+    vs.time_base = vs.codec_context.time_base = Fraction(1, 1000)
+    a = out.add_stream("aac", rate=48000) if audio else None
+    rng = np.random.default_rng(0)
+    for p in pts:
+        frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), "rgb24")
+        frame.pts, frame.time_base = p, Fraction(1, 1000)
+        for packet in vs.encode(frame):
+            out.mux(packet)
+    for packet in vs.encode(None):
+        out.mux(packet)
+    if a is not None:
+        tone = (np.sin(np.arange(48000) / 8) * 0.3).astype(np.float32)[None]
+        for k in range(0, 48000, 1024):
+            af = av.AudioFrame.from_ndarray(tone[:, k : k + 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, k
+            for packet in a.encode(af):
+                out.mux(packet)
+        for packet in a.encode(None):
+            out.mux(packet)
+    out.close()
+
+
+def frames_and_audio(path: Path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        info = (v.codec_context.pix_fmt, v.codec_context.width, v.codec_context.height)
+        pts = [float(f.pts * f.time_base) for f in c.decode(video=0)]
+    with av.open(str(path)) as c:
+        audio = [bytes(p) for p in c.demux(audio=0) if p.size] if c.streams.audio else []
+        duration = c.duration
+    return info, pts, audio, duration
+
+
+@pytest.mark.parametrize("container", [".mp4", ".mkv"])
+def test_vfr_video_keeps_frames_timestamps_and_audio(tmp_path, tiny_weights, container):
+    src = tmp_path / f"vfr{container}"
+    make_vfr_video(src)
+    summary = stylize_files([str(src)], tiny_weights, tmp_path / "out", batch_size=3)
+    assert not summary.failed, summary.failed
+    out = tmp_path / "out" / src.name
+    (info_in, pts_in, audio_in, dur_in), (info_out, pts_out, audio_out, dur_out) = (
+        frames_and_audio(src),
+        frames_and_audio(out),
+    )
+    assert len(pts_out) == len(pts_in) == len(VFR_PTS)
+    assert pts_out == pytest.approx(pts_in, abs=1e-3)
+    assert audio_out == audio_in and len(audio_in) > 10  # packet for packet, byte-equal
+    assert info_out == info_in
+    assert abs(dur_out - dur_in) < 50_000  # microseconds
+    assert not [p for p in out.parent.iterdir() if p.name != out.name]  # no temp files left
+
+
+@pytest.mark.skipif(not (SHARED / "videos").is_dir(), reason="no shared videos")
+@pytest.mark.parametrize("name", ["cockatoo.mp4", "goat-gray.mp4"])
+def test_real_clips_keep_format_and_count(tmp_path, tiny_weights, name):
+    src = SHARED / "videos" / name
+    # Only the first second: cut with PyAV by stream-copying packets.
+    short = tmp_path / name
+    with av.open(str(src)) as inp, av.open(str(short), "w") as out:
+        s = inp.streams.video[0]
+        o = out.add_stream_from_template(s)
+        for p in inp.demux(s):
+            if p.dts is None or p.pts * s.time_base > 1:
+                continue
+            p.stream = o
+            out.mux(p)
+    stylizer = Stylizer(tiny_weights, batch_size=4)
+    n = stylize_video(short, tmp_path / "o" / name, stylizer.stylize_frames, 4)
+    (info_in, pts_in, _, _), (info_out, pts_out, _, _) = (
+        frames_and_audio(short),
+        frames_and_audio(tmp_path / "o" / name),
+    )
+    assert n == len(pts_in) == len(pts_out) > 5
+    assert pts_out == pytest.approx(pts_in, abs=1e-3)
+    assert info_out[1:] == info_in[1:]
+    if "444" in info_in[0]:
+        assert "444" in info_out[0]  # no chroma loss for a 4:4:4 source
+
+
+def test_failure_mid_video_leaves_nothing_or_a_marked_partial(tmp_path, tiny_weights):
+    src = tmp_path / "v.mkv"
+    make_vfr_video(src, audio=False, pts=range(0, 4000, 40))  # 100 frames
+    stylizer = Stylizer(tiny_weights, batch_size=2)
+    calls = []
+
+    def failing(frames):
+        calls.append(len(frames))
+        if len(calls) == 45:  # past the encoder's look-ahead, so something was written
+            raise RuntimeError("out of luck")
+        return stylizer.stylize_frames(frames)
+
+    with pytest.raises(RuntimeError):
+        stylize_video(src, tmp_path / "a" / "v.mkv", failing, 2)
+    assert not list((tmp_path / "a").iterdir())
+    calls.clear()
+    with pytest.raises(RuntimeError):
+        stylize_video(src, tmp_path / "b" / "v.mkv", failing, 2, VideoOptions(keep_partial=True))
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["v.partial.mkv"]
+
+
+def test_truncated_video_is_an_error_not_a_short_output(tmp_path, tiny_weights):
+    src = tmp_path / "v.mp4"
+    make_vfr_video(src, size=(320, 240), audio=False)
+    data = src.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 2 // 3])
+    summary = stylize_files([str(tmp_path / "cut.mp4")], tiny_weights, tmp_path / "o")
+    assert len(summary.failed) == 1 and "cut.mp4" in summary.failed[0]
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    (tmp_path / "junk.mp4").write_bytes(b"not a video at all")
+    summary = stylize_files([str(tmp_path / "junk.mp4")], tiny_weights, tmp_path / "o")
+    assert len(summary.failed) == 1 and "junk.mp4" in summary.failed[0]
