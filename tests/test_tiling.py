@@ -81,3 +81,16 @@ def test_engine_tiles_when_over_budget(tmp_path):
     a, b = roomy(frames), tight(frames)
     assert a.shape == frames.shape == b.shape and a.dtype == torch.uint8
     assert (a.int() - b.int()).abs().max() <= 1
+
+
+def test_out_of_memory_retries_the_same_frames_in_tiles(tmp_path, monkeypatch):
+    model = load_generator(save_generator(tmp_path / "g.pth", GeneratorSpec("resnet", 2, ngf=8)))
+    frames = (photo(80, 120) + 1).mul(127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+    frames = frames.repeat(2, 1, 1, 1)
+    expected = EagerEngine(model, torch.device("cpu"))(frames)
+    engine = EagerEngine(model, torch.device("cpu"), memory_budget=2**30)
+    monkeypatch.setattr(engine, "infer", lambda x: (_ for _ in ()).throw(torch.OutOfMemoryError()))
+    got = engine(frames)  # every whole-frame attempt fails; tiles succeed
+    assert got.shape == frames.shape
+    assert (got.int() - expected.int()).abs().max() <= 1
+    assert engine.tile_core(80, 120) is not None

@@ -19,6 +19,19 @@ from ..tiling import tiled_forward
 BYTES_PER_PIXEL_PER_NGF = 16
 
 
+#: Below this activation budget an out-of-memory error is final.
+MIN_BUDGET = 2**20
+
+
+def _is_oom(error: BaseException) -> bool:
+    text = str(error)
+    return (
+        isinstance(error, torch.OutOfMemoryError)
+        or "out of memory" in text
+        or "can't allocate" in text
+    )
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks the first CUDA device when there is one, else the CPU."""
     if name == "auto":
@@ -97,9 +110,28 @@ class Engine:
         side = int((self.memory_budget / self.bytes_per_pixel) ** 0.5) - 2 * self.model.halo
         return max(side, 4 * self.model.size_multiple)
 
-    @torch.inference_mode()
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        """NHWC uint8 or uint16 frames (any device) to stylized frames of the same shape and type."""
+        """NHWC uint8 or uint16 frames (any device) to stylized frames of the same shape and type.
+
+        Out of memory, the same frames are retried one by one with half the memory budget, which
+        ends in tiling: a frame is never skipped.
+        """
+        try:
+            return self._run(frames)
+        except (torch.OutOfMemoryError, RuntimeError) as e:
+            if not _is_oom(e):
+                raise
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            need = self._padded_pixels(*frames.shape[1:3]) * self.bytes_per_pixel * len(frames)
+            budget = min(self.memory_budget, need) // 2
+            if budget < MIN_BUDGET:
+                raise StylizeError(f"out of memory even in small tiles on {self.device}") from None
+            self.memory_budget = budget
+            return torch.cat([self(frame[None]) for frame in frames])
+
+    @torch.inference_mode()
+    def _run(self, frames: torch.Tensor) -> torch.Tensor:
         peak = 255.0 if frames.dtype == torch.uint8 else 65535.0
         x = frames.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
         x = x.mul_(2 / peak).sub_(1)
