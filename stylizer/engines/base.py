@@ -20,7 +20,7 @@ BYTES_PER_PIXEL_PER_NGF = 16
 
 
 #: Below this activation budget an out-of-memory error is final.
-MIN_BUDGET = 2**20
+MIN_BUDGET = 2**18
 
 
 def _is_oom(error: BaseException) -> bool:
