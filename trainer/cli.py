@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from stylizer.errors import StylizeError
+from stylizer.models import GENERATORS, NORMS
 
 from .export import export_preset
 from .loop import train
@@ -52,11 +53,11 @@ def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(path_type=Path),
               help="Run folder; an existing one is continued from its latest checkpoint.")  # fmt: skip
 @click.option(
-    "--arch", type=click.Choice(["resnet", "unet"]), help="Default: unet (pix2pix), resnet."
+    "--arch", type=click.Choice(list(GENERATORS)), help="Default: unet (pix2pix), resnet."
 )
 @click.option("--depth", type=int, help="ResNet blocks (9) or U-Net downsamplings (8).")
 @click.option("--ngf", type=int, default=64, show_default=True, help="Generator width.")
-@click.option("--norm", type=click.Choice(["instance", "batch", "none"]))
+@click.option("--norm", type=click.Choice(NORMS))
 @click.option("--epochs", type=int, default=100, show_default=True, help="Epochs at full rate.")
 @click.option("--decay-epochs", type=int, default=100, show_default=True, help="Then linear decay.")
 @click.option("--steps-per-epoch", type=int, default=0, help="Default: one pass over the data.")

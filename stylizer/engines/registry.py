@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from ..errors import StylizeError
+from ..registry import Registry
 from .base import Engine
 
-ENGINES: dict[str, type[Engine]] = {}
-
-
-def register_engine(name: str):
-    def add(cls: type[Engine]) -> type[Engine]:
-        cls.name = name
-        ENGINES[name] = cls
-        return cls
-
-    return add
+ENGINES = Registry("backend")
+register_engine = ENGINES.register
 
 
 def engine_class(name: str) -> type[Engine]:
-    if name == "auto":
-        name = "eager"
-    try:
-        return ENGINES[name]
-    except KeyError:
-        raise StylizeError(f"unknown backend {name!r}: choose auto, {', '.join(ENGINES)}") from None
+    """The backend called ``name``; ``auto`` picks the best one available."""
+    return ENGINES.get_class("eager" if name == "auto" else name)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..registry import Registry
+
 
 @dataclass(frozen=True)
 class GeneratorSpec:
@@ -39,7 +41,7 @@ class GeneratorSpec:
 class Generator(nn.Module):
     """Base of the generator architectures: NCHW in [-1, 1] to NCHW in [-1, 1]."""
 
-    arch: str = ""
+    name: str = ""  # set by ``register``
 
     def __init__(self, spec: GeneratorSpec) -> None:
         super().__init__()
@@ -65,25 +67,9 @@ class Generator(nn.Module):
         raise NotImplementedError
 
 
-GENERATORS: dict[str, type[Generator]] = {}
-
-
-def register(name: str):
-    """Class decorator: make an architecture available under ``name`` to the loader and trainer."""
-
-    def add(cls: type[Generator]) -> type[Generator]:
-        cls.arch = name
-        GENERATORS[name] = cls
-        return cls
-
-    return add
+GENERATORS = Registry("architecture")
+register = GENERATORS.register
 
 
 def build_generator(spec: GeneratorSpec) -> Generator:
-    try:
-        cls = GENERATORS[spec.arch]
-    except KeyError:
-        raise ValueError(
-            f"unknown architecture {spec.arch!r}: choose from {', '.join(GENERATORS)}"
-        ) from None
-    return cls(spec)
+    return GENERATORS.get_class(spec.arch)(spec)

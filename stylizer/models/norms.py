@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import StylizeError
+
 
 class StatsSink(Protocol):
     def add(self, layer: nn.Module, x: torch.Tensor) -> None: ...
@@ -77,7 +79,7 @@ def make_norm(kind: str, channels: int) -> nn.Module:
         return BatchNorm(channels)
     if kind == "none":
         return nn.Identity()
-    raise ValueError(f"unknown norm {kind!r}: choose from {', '.join(NORMS)}")
+    raise StylizeError(f"unknown norm {kind!r}: choose from {', '.join(NORMS)}")
 
 
 def conv_bias(kind: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import StylizeError
 from .base import Generator, GeneratorSpec, register
 from .norms import conv_bias, make_norm
 
@@ -52,7 +53,7 @@ class UnetGenerator(Generator):
     def __init__(self, spec: GeneratorSpec) -> None:
         super().__init__(spec)
         if spec.depth < 5:
-            raise ValueError("a U-Net generator needs at least 5 down-samplings")
+            raise StylizeError("a U-Net generator needs at least 5 down-samplings")
         ngf, norm = spec.ngf, spec.norm
         block = UnetSkipBlock(ngf * 8, ngf * 8, norm)
         for _ in range(spec.depth - 5):

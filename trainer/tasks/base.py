@@ -7,19 +7,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from stylizer.models import GeneratorSpec, PatchDiscriminator, build_generator
+from stylizer.registry import Registry
 
 from ..settings import Settings
 
-TASKS: dict[str, type[Task]] = {}
-
-
-def register_task(name: str):
-    def add(cls: type[Task]) -> type[Task]:
-        cls.name = name
-        TASKS[name] = cls
-        return cls
-
-    return add
+TASKS = Registry("task")
+register_task = TASKS.register
 
 
 def init_weights(net: nn.Module, gain: float = 0.02) -> None:
