@@ -6,13 +6,15 @@ import sys
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from .engines import ENGINES
 from .errors import StylizeError
 from .images import IMAGE_EXTENSIONS
 from .loading import load_generator
 from .models import GeneratorSpec
-from .pipeline import stylize_files
+from .pipeline import Stylizer, stylize_files
+from .pipes import parse_size, stylize_raw_stream
 from .presets import list_presets
 from .video import VideoOptions
 
@@ -88,7 +90,17 @@ def _describe_presets() -> str:
 @click.option("--codec", help="Video codec (default libx264; libvpx-vp9 for .webm).")
 @click.option("--crf", type=click.IntRange(0, 63), help="Video quality, lower is better (18).")
 @click.option("--encoder-preset", help="Encoder speed preset, e.g. x264's slow (medium).")
-@click.option("--pix-fmt", help="Output pixel format (default: like the source, 4:2:0 or 4:4:4).")
+@click.option(
+    "--pix-fmt",
+    help="Videos: output pixel format (default like the source, 4:2:0 or 4:4:4). "
+    "With --raw: the frames' format on the pipes, rgb24 (default), bgr24 or gray.",
+)
+@click.option(
+    "--raw",
+    metavar="WxH",
+    help="Read raw frames of this size from standard input (INPUT '-') and write stylized "
+    "frames in the same format to standard output.",
+)
 @click.option(
     "--keep-partial", is_flag=True, help="Keep a failed video's output as NAME.partial.EXT."
 )
@@ -115,6 +127,7 @@ def cli(
     encoder_preset: str | None,
     pix_fmt: str | None,
     keep_partial: bool,
+    raw: str | None,
     overwrite: bool,
     quiet: bool,
     list_presets: bool,
@@ -132,6 +145,8 @@ def cli(
       stylize video.mp4 --preset vangogh            # -> video_vangogh.mp4, audio kept
       stylize photos/ -o out/ --preset vangogh      # whole folder, re-runs skip done files
       stylize "shots/*.png" --weights latest_net_G_A.pth --max-size 2048
+      ffmpeg -i in.mp4 -f rawvideo -pix_fmt rgb24 - | stylize - --raw 1280x720 --preset vangogh \\
+        | ffmpeg -f rawvideo -pix_fmt rgb24 -s 1280x720 -r 30 -i - out.mp4
     """
     if list_presets:
         click.echo(_describe_presets())
@@ -147,6 +162,18 @@ def cli(
     if not inputs:
         raise click.UsageError("no INPUTS given (files, folders or glob patterns)")
     progress = not quiet and sys.stderr.isatty()
+    if "-" in inputs or raw:
+        if inputs != ("-",) or not raw or output not in (None, "-"):
+            raise click.UsageError("pipes: use 'stylize - --raw WxH [--pix-fmt rgb24] [-o -]'")
+        stylizer = Stylizer(source, device, backend, batch_size, tile or None,
+                            memory_mb * 2**20 if memory_mb else None, bn_stats)  # fmt: skip
+        with tqdm(unit="frame", disable=not progress, dynamic_ncols=True) as bar:
+            count = stylize_raw_stream(sys.stdin.buffer, sys.stdout.buffer, parse_size(raw),
+                                       pix_fmt or "rgb24", stylizer.stylize_frames, batch_size,
+                                       bar.update)  # fmt: skip
+        if not quiet:
+            _err(f"{count} frames stylized")
+        return
     summary = stylize_files(
         list(inputs),
         source,

@@ -154,3 +154,38 @@ def test_list_presets_and_inspect(tiny_weights):
     assert r.returncode == 0 and r.stdout.strip()
     r = run("--inspect", "-w", str(tiny_weights))
     assert r.returncode == 0 and "ResNet generator, 2 blocks, ngf 8" in r.stdout
+
+
+@pytest.mark.parametrize("pix_fmt, channels", [("rgb24", 3), ("bgr24", 3), ("gray", 1)])
+def test_raw_frames_through_pipes(tiny_weights, pix_fmt, channels):
+    w, h, n = 50, 30, 5  # 50x30: not a multiple of 4
+    frames = [noise_image(h, w, c=channels, seed=i).reshape(h, w, channels) for i in range(n)]
+    r = subprocess.run(
+        [sys.executable, "-m", "stylizer", "-", "--raw", f"{w}x{h}", "--pix-fmt", pix_fmt,
+         "-w", str(tiny_weights), "--batch-size", "2"],
+        input=b"".join(f.tobytes() for f in frames), capture_output=True,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr.decode()
+    assert len(r.stdout) == n * w * h * channels  # data only on stdout
+    assert b"5 frames stylized" in r.stderr
+    out = np.frombuffer(r.stdout, np.uint8).reshape(n, h, w, channels)
+    rgb = [f[:, :, ::-1] if pix_fmt == "bgr24" else f for f in frames]
+    expected = Stylizer(tiny_weights).stylize_frames(rgb[:1])[0]
+    if pix_fmt == "bgr24":
+        expected = expected[:, :, ::-1]
+    elif pix_fmt == "gray":
+        expected = cv2.cvtColor(expected, cv2.COLOR_RGB2GRAY)[:, :, None]
+    assert np.abs(out[0].astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_raw_pipe_mistakes(tiny_weights):
+    r = subprocess.run(
+        [sys.executable, "-m", "stylizer", "-", "--raw", "8x8", "-w", str(tiny_weights)],
+        input=b"\0" * (8 * 8 * 3 * 2 + 10), capture_output=True,
+    )  # fmt: skip
+    assert r.returncode == 1 and len(r.stdout) == 8 * 8 * 3 * 2
+    assert b"ended inside frame 3" in r.stderr and b"Traceback" not in r.stderr
+    r = run("-", "--raw", "axb", "-w", str(tiny_weights))
+    assert r.returncode == 1 and "WIDTHxHEIGHT" in r.stderr
+    r = run("-", "-w", str(tiny_weights))
+    assert r.returncode == 2 and "--raw" in r.stderr
