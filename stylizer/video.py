@@ -233,7 +233,10 @@ def _open_output(inp, vin, tmp: Path, target: Path, options: VideoOptions):
     except (av.FFmpegError, ValueError) as e:
         out.close()
         tmp.unlink(missing_ok=True)
-        raise StylizeError(f"{target}: cannot set up the output ({e})") from None
+        raise StylizeError(
+            f"{target}: cannot set up the output ({e}); nothing was written. "
+            "A .mkv output holds every kind of stream"
+        ) from None
 
 
 def _decode(inp, vin, copies: dict, decoded: queue.Queue, stop: threading.Event) -> None:

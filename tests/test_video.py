@@ -1,3 +1,6 @@
+import shutil
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -129,3 +132,51 @@ def test_truncated_video_is_an_error_not_a_short_output(tmp_path, tiny_weights):
     (tmp_path / "junk.mp4").write_bytes(b"not a video at all")
     summary = stylize_files([str(tmp_path / "junk.mp4")], tiny_weights, tmp_path / "o")
     assert len(summary.failed) == 1 and "junk.mp4" in summary.failed[0]
+
+
+FFMPEG = shutil.which("ffmpeg")
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg binary")
+def test_ffmpeg_pipeline_end_to_end(tmp_path, tiny_weights):
+    """ffmpeg decodes | stylize - --raw | ffmpeg encodes: every frame arrives."""
+    out = tmp_path / "piped.mp4"
+    decode = [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc=d=1:s=96x64:r=12",
+              "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]  # fmt: skip
+    style = [sys.executable, "-m", "stylizer", "-", "--raw", "96x64", "-w", str(tiny_weights), "-q"]
+    encode = [FFMPEG, "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "96x64",
+              "-r", "12", "-i", "-", "-pix_fmt", "yuv420p", str(out)]  # fmt: skip
+    p1 = subprocess.Popen(decode, stdout=subprocess.PIPE)
+    p2 = subprocess.Popen(style, stdin=p1.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p1.stdout.close()
+    p3 = subprocess.run(encode, stdin=p2.stdout, capture_output=True)
+    p2.stdout.close()
+    assert p2.wait() == 0 and p1.wait() == 0, p2.stderr.read()
+    assert p3.returncode == 0, p3.stderr
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 12
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg binary")
+def test_subtitles_and_audio_are_copied(tmp_path, tiny_weights):
+    srt = tmp_path / "s.srt"
+    srt.write_text(
+        "1\n00:00:00,100 --> 00:00:00,600\nhello\n\n2\n00:00:00,700 --> 00:00:00,900\nbye\n"
+    )
+    src = tmp_path / "in.mkv"
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc=d=1:s=64x48:r=10", "-f", "lavfi",
+         "-i", "sine=d=1", "-i", str(srt), "-map", "0", "-map", "1", "-map", "2",
+         "-c:v", "libx264", "-c:a", "aac", "-c:s", "srt", str(src)],
+        check=True,
+    )  # fmt: skip
+    summary = stylize_files([str(src)], tiny_weights, tmp_path / "o")
+    assert not summary.failed, summary.failed
+
+    def packets(path: Path, kind: str) -> list[bytes]:
+        with av.open(str(path)) as c:
+            stream = next(s for s in c.streams if s.type == kind)
+            return [bytes(p) for p in c.demux(stream) if p.size]
+
+    for kind in ("audio", "subtitle"):
+        assert packets(tmp_path / "o" / "in.mkv", kind) == packets(src, kind) != []
