@@ -104,6 +104,12 @@ def _describe_presets() -> str:
 @click.option(
     "--keep-partial", is_flag=True, help="Keep a failed video's output as NAME.partial.EXT."
 )
+@click.option(
+    "--benchmark",
+    is_flag=True,
+    help="Videos: decode, stylize and encode as usual but write nothing; print frames/s of "
+    "each stage and overall.",
+)
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @click.option("--list-presets", is_flag=True, help="List the installed presets and exit.")
@@ -128,6 +134,7 @@ def cli(
     pix_fmt: str | None,
     keep_partial: bool,
     raw: str | None,
+    benchmark: bool,
     overwrite: bool,
     quiet: bool,
     list_presets: bool,
@@ -184,6 +191,7 @@ def cli(
         size=size,
         max_size=max_size,
         video=VideoOptions(codec, crf, encoder_preset, pix_fmt, keep_partial),
+        benchmark=benchmark,
         progress=progress,
         log=_err,
         device=device,

@@ -17,7 +17,7 @@ from .errors import StylizeError
 from .images import Picture, read_image, write_image
 from .loading import load_generator
 from .sources import Job, plan_jobs
-from .video import VideoOptions, is_video_path, stylize_video
+from .video import StageTimes, VideoOptions, is_video_path, stylize_video
 
 
 def resized(picture: Picture, size: int | None = None, max_size: int | None = None) -> Picture:
@@ -112,9 +112,12 @@ class Summary:
     done: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    benchmarked: list[Path] = field(default_factory=list)
 
     def line(self) -> str:
         parts = [f"{len(self.done)} stylized"]
+        if self.benchmarked:
+            parts.append(f"{len(self.benchmarked)} benchmarked (nothing written)")
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped (already done; --overwrite redoes them)")
         if self.failed:
@@ -133,6 +136,7 @@ def stylize_files(
     size: int | None = None,
     max_size: int | None = None,
     video: VideoOptions | None = None,
+    benchmark: bool = False,
     progress: bool = False,
     log: Callable[[str], None] = lambda msg: None,
     stylizer: Stylizer | None = None,
@@ -141,7 +145,9 @@ def stylize_files(
     """Stylize image and video files and folders: what ``stylize`` does.
 
     Every problem with one input is logged as one line and counted in the summary; the others go
-    on. Results are written atomically, so an interrupted run leaves no partial file.
+    on. Results are written atomically, so an interrupted run leaves no partial file. With
+    ``benchmark``, videos are processed as usual but not written, and each one's stage speeds
+    are logged.
     """
     summary = Summary()
     tag = tag or Path(str(weights)).stem
@@ -151,7 +157,7 @@ def stylize_files(
         log(f"error: {error}")
     todo: list[Job] = []
     for job in plan.jobs:
-        if job.target.exists() and not overwrite:
+        if job.target.exists() and not overwrite and not benchmark:
             summary.skipped.append(job.target)
         else:
             todo.append(job)
@@ -164,10 +170,14 @@ def stylize_files(
     )
     for job in videos:
         try:
-            stylize_video(
-                job.source, job.target, stylizer.stylize_frames, stylizer.max_batch, video, progress
-            )
-            summary.done.append(job.target)
+            times = StageTimes() if benchmark else None
+            stylize_video(job.source, job.target, stylizer.stylize_frames, stylizer.max_batch,
+                          video, progress, times)  # fmt: skip
+            if times:
+                log(f"{job.source}: {times.report()}")
+                summary.benchmarked.append(job.source)
+            else:
+                summary.done.append(job.target)
         except (StylizeError, RuntimeError, OSError) as e:
             message = str(e) if isinstance(e, StylizeError) else f"{job.source}: failed ({e})"
             summary.failed.append(message)

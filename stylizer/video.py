@@ -9,8 +9,10 @@ packet for packet. Output goes to a temporary file that is renamed only when com
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,26 @@ class VideoOptions:
     preset: str | None = None
     pix_fmt: str | None = None
     keep_partial: bool = False
+
+
+@dataclass
+class StageTimes:
+    """Seconds each stage spent working (not waiting on the others), for ``--benchmark``."""
+
+    decode: float = 0.0
+    infer: float = 0.0
+    encode: float = 0.0
+    frames: int = 0
+    wall: float = 0.0
+
+    def report(self) -> str:
+        def fps(seconds: float) -> str:
+            return f"{self.frames / seconds:.1f} fps" if seconds else "n/a"
+
+        return (
+            f"{self.frames} frames: decode {fps(self.decode)}, infer {fps(self.infer)}, "
+            f"encode {fps(self.encode)}; overall {fps(self.wall)}"
+        )
 
 
 @dataclass
@@ -104,12 +126,17 @@ def stylize_video(
     batch_size: int,
     options: VideoOptions | None = None,
     progress: bool = False,
+    benchmark: StageTimes | None = None,
 ) -> int:
     """Stylize every frame of ``source`` into ``target``; returns the number of frames.
 
-    ``stylize_frames`` maps a list of HxWx3 uint8 RGB frames to as many stylized frames.
+    ``stylize_frames`` maps a list of HxWx3 uint8 RGB frames to as many stylized frames. With
+    ``benchmark``, everything runs as usual but the output goes to FFmpeg's null muxer, and the
+    stage timings are filled in.
     """
     options = options or VideoOptions()
+    times = benchmark or StageTimes()
+    started = time.perf_counter()
     try:
         inp = av.open(str(source))
     except (av.FFmpegError, OSError) as e:
@@ -119,20 +146,25 @@ def stylize_video(
         raise StylizeError(f"{source}: has no video stream")
     partial = target.with_name(f"{target.stem}.partial{target.suffix}")
     tmp = target.with_name(f".{target.name}.part{target.suffix}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if benchmark is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     count = 0
     out = None
     try:
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
-        out, vout, copies = _open_output(inp, vin, tmp, target, options)
+        out, vout, copies = _open_output(inp, vin, tmp, target, options, benchmark is not None)
         decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES * batch_size)
         done: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         threads = [
-            threading.Thread(target=_decode, args=(inp, vin, copies, decoded, stop), daemon=True),
             threading.Thread(
-                target=_infer, args=(decoded, done, stylize_frames, batch_size, stop), daemon=True
+                target=_decode, args=(inp, vin, copies, decoded, stop, times), daemon=True
+            ),
+            threading.Thread(
+                target=_infer,
+                args=(decoded, done, stylize_frames, batch_size, stop, times),
+                daemon=True,
             ),
         ]
         for t in threads:
@@ -150,6 +182,7 @@ def stylize_video(
                 if first and batch.rotation:
                     vout.set_display_rotation(batch.rotation)
                 first = False
+                t0 = time.perf_counter()
                 for array, pts in zip(batch.arrays, batch.pts, strict=True):
                     frame = av.VideoFrame.from_ndarray(array, format="rgb24")
                     frame.pts, frame.time_base = pts, vin.time_base
@@ -158,6 +191,7 @@ def stylize_video(
                 for packet, stream in batch.packets:
                     packet.stream = stream
                     out.mux(packet)
+                times.encode += time.perf_counter() - t0
                 count += len(batch.arrays)
                 bar.update(len(batch.arrays))
             for packet in vout.encode(None):
@@ -174,14 +208,16 @@ def stylize_video(
                 t.join()
         out.close()
         out = None
-        tmp.replace(target)
+        times.frames, times.wall = count, time.perf_counter() - started
+        if benchmark is None:
+            tmp.replace(target)
         return count
     except BaseException as e:
         stop.set()
         if out is not None:
             with contextlib.suppress(Exception):
                 out.close()  # flushes what was muxed, for --keep-partial
-        if tmp.exists():
+        if benchmark is None and tmp.exists():
             if options.keep_partial:
                 tmp.replace(partial)
             else:
@@ -193,15 +229,16 @@ def stylize_video(
         inp.close()
 
 
-def _open_output(inp, vin, tmp: Path, target: Path, options: VideoOptions):
+def _open_output(inp, vin, tmp: Path, target: Path, options: VideoOptions, discard: bool):
     """The output container: one encoded video stream plus a copy of every other stream."""
     fmt = target.suffix.lower().lstrip(".")
+    fmt = (
+        "null"
+        if discard
+        else {"mkv": "matroska", "m4v": "mp4", "ts": "mpegts", "mts": "mpegts"}.get(fmt)
+    )
     try:
-        out = av.open(
-            str(tmp),
-            "w",
-            format={"mkv": "matroska", "m4v": "mp4", "ts": "mpegts", "mts": "mpegts"}.get(fmt),
-        )
+        out = av.open(os.devnull if discard else str(tmp), "w", format=fmt)
     except (av.FFmpegError, ValueError) as e:
         raise StylizeError(f"{target}: cannot write this container ({e})") from None
     try:
@@ -239,18 +276,19 @@ def _open_output(inp, vin, tmp: Path, target: Path, options: VideoOptions):
         ) from None
 
 
-def _decode(inp, vin, copies: dict, decoded: queue.Queue, stop: threading.Event) -> None:
-    def frames(source) -> bool:
-        return all(
-            _put(decoded, (f.to_ndarray(format="rgb24"), f.pts, f.rotation), stop) for f in source
-        )
+def _decode(inp, vin, copies: dict, decoded: queue.Queue, stop: threading.Event, times) -> None:
+    def frames(packet) -> bool:
+        t0 = time.perf_counter()
+        arrays = [(f.to_ndarray(format="rgb24"), f.pts, f.rotation) for f in packet.decode()]
+        times.decode += time.perf_counter() - t0
+        return all(_put(decoded, item, stop) for item in arrays)
 
     try:
         for packet in inp.demux([vin, *[inp.streams[i] for i in copies]]):
             if stop.is_set():
                 return
             if packet.stream.index == vin.index:
-                if not frames(packet.decode()):
+                if not frames(packet):
                     return
             elif packet.dts is not None and not _put(
                 decoded, (packet, copies[packet.stream.index]), stop
@@ -261,18 +299,20 @@ def _decode(inp, vin, copies: dict, decoded: queue.Queue, stop: threading.Event)
         _put(decoded, _Failed(e), stop)
 
 
-def _infer(decoded, done, stylize_frames, batch_size: int, stop: threading.Event) -> None:
+def _infer(decoded, done, stylize_frames, batch_size: int, stop: threading.Event, times) -> None:
     """Group frames into batches of ``batch_size``; packets of other streams ride along."""
     batch = _Batch([], [], [])
 
     def flush() -> bool:
         nonlocal batch
+        t0 = time.perf_counter()
         ready = _Batch(
             stylize_frames(batch.arrays) if batch.arrays else [],
             batch.pts,
             batch.packets,
             batch.rotation,
         )
+        times.infer += time.perf_counter() - t0
         batch = _Batch([], [], [])
         return _put(done, ready, stop)
 

@@ -180,3 +180,16 @@ def test_subtitles_and_audio_are_copied(tmp_path, tiny_weights):
 
     for kind in ("audio", "subtitle"):
         assert packets(tmp_path / "o" / "in.mkv", kind) == packets(src, kind) != []
+
+
+def test_benchmark_writes_nothing_and_reports_stages(tmp_path, tiny_weights):
+    src = tmp_path / "v.mkv"
+    make_vfr_video(src)
+    lines = []
+    summary = stylize_files(
+        [str(src)], tiny_weights, tmp_path / "o", benchmark=True, log=lines.append
+    )
+    assert not summary.failed and not (tmp_path / "o").exists()
+    assert len(lines) == 1 and f"{len(VFR_PTS)} frames: decode" in lines[0]
+    for stage in ("infer", "encode", "overall"):
+        assert f"{stage} " in lines[0] and "n/a" not in lines[0]
