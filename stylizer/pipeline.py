@@ -165,9 +165,11 @@ def stylize_files(
         return summary
     stylizer = stylizer or Stylizer(weights, **stylizer_options)
     videos = [job for job in todo if is_video_path(job.source)]
-    _stylize_images(
-        [j for j in todo if j not in videos], stylizer, summary, size, max_size, progress, log
-    )
+    images = [job for job in todo if not is_video_path(job.source)]
+    if benchmark and images:
+        log(f"--benchmark measures videos; {len(images)} image(s) left alone")
+        images = []
+    _stylize_images(images, stylizer, summary, size, max_size, progress, log)
     for job in videos:
         try:
             times = StageTimes() if benchmark else None
