@@ -106,7 +106,10 @@ def encode_image(picture: Picture, ext: str) -> bytes:
         color = np.dstack([color, alpha.astype(color.dtype)])
     if color.dtype == np.uint16 and ext in _8BIT_ONLY:
         color = (color // 257).astype(np.uint8)
-    ok, buf = cv2.imencode(ext, color)
+    try:
+        ok, buf = cv2.imencode(ext, color)
+    except cv2.error:
+        ok = False
     if not ok:
         raise StylizeError(f"cannot encode an image as {ext}")
     return buf.tobytes()

@@ -103,6 +103,10 @@ def plan_jobs(
         else:
             sub = source.relative_to(folder)
             target = _with_ext(out / (sub if len(folders) == 1 else folder.name / sub), ext)
+        if is_image_path(source) != is_image_path(target):
+            kind = "an image" if is_image_path(source) else "a video"
+            plan.errors.append(f"{source}: {kind} cannot be written as {target.name}")
+            continue
         key = target.resolve()
         if key in inputs_seen:
             plan.errors.append(f"{source}: its output {target} would overwrite an input; use -o")

@@ -105,6 +105,9 @@ def test_user_mistakes_give_one_line_errors(tmp_path, tiny_weights):
         assert "Traceback" not in r.stderr and r.stderr.strip(), args
     r = run(str(img), "-o", str(img), "-w", str(tiny_weights))
     assert r.returncode == 1 and "overwrite an input" in r.stderr
+    r = run(str(img), "-o", str(tmp_path / "a.mp4"), "-w", str(tiny_weights))
+    assert r.returncode == 1 and "cannot be written as a.mp4" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "a.mp4").exists()
 
 
 def test_exif_orientation_is_applied(tmp_path, tiny_weights):
