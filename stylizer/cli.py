@@ -6,17 +6,15 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from .engines import ENGINES
 from .errors import StylizeError
 from .images import IMAGE_EXTENSIONS
 from .loading import load_generator
 from .models import GeneratorSpec
-from .pipeline import Stylizer, stylize_files
-from .pipes import parse_size, stylize_raw_stream
+from .pipeline import stylize_files, stylize_stream
 from .presets import list_presets
-from .video import VideoOptions
+from .video import STREAM_FORMATS, VideoOptions
 
 _EXTS = sorted({e.lstrip(".") for e in IMAGE_EXTENSIONS})
 
@@ -102,6 +100,19 @@ def _describe_presets() -> str:
     "frames in the same format to standard output.",
 )
 @click.option(
+    "--format",
+    "stream_format",
+    type=click.Choice(list(STREAM_FORMATS)),
+    help="With '-o -': the container written to standard output (default: the input's, when "
+    "it streams, else matroska); png and jpeg write concatenated images.",
+)
+@click.option(
+    "--reencode-audio",
+    is_flag=True,
+    help="Re-encode audio that the output container cannot hold (AAC, or Opus for WebM) "
+    "instead of stopping; other audio is always copied untouched.",
+)
+@click.option(
     "--keep-partial", is_flag=True, help="Keep a failed video's output as NAME.partial.EXT."
 )
 @click.option(
@@ -132,6 +143,8 @@ def cli(
     crf: int | None,
     encoder_preset: str | None,
     pix_fmt: str | None,
+    stream_format: str | None,
+    reencode_audio: bool,
     keep_partial: bool,
     raw: str | None,
     benchmark: bool,
@@ -169,18 +182,19 @@ def cli(
     if not inputs:
         raise click.UsageError("no INPUTS given (files, folders or glob patterns)")
     progress = not quiet and sys.stderr.isatty()
-    if "-" in inputs or raw:
-        if inputs != ("-",) or not raw or output not in (None, "-"):
-            raise click.UsageError("pipes: use 'stylize - --raw WxH [--pix-fmt rgb24] [-o -]'")
-        stylizer = Stylizer(source, device, backend, batch_size, tile or None,
-                            memory_mb * 2**20 if memory_mb else None, bn_stats)  # fmt: skip
-        with tqdm(unit="frame", disable=not progress, dynamic_ncols=True) as bar:
-            count = stylize_raw_stream(sys.stdin.buffer, sys.stdout.buffer, parse_size(raw),
-                                       pix_fmt or "rgb24", stylizer.stylize_frames, batch_size,
-                                       bar.update)  # fmt: skip
-        if not quiet:
-            _err(f"{count} frames stylized")
+    video = VideoOptions(codec, crf, encoder_preset, pix_fmt, keep_partial, stream_format,
+                         reencode_audio)  # fmt: skip
+    engine = dict(device=device, backend=backend, batch_size=batch_size, tile=tile or None,
+                  memory_budget=memory_mb * 2**20 if memory_mb else None, bn_stats=bn_stats)  # fmt: skip
+    if "-" in inputs or output == "-" or raw:
+        if len(inputs) != 1:
+            raise click.UsageError("a pipe takes one INPUT: '-' (standard input) or a video file")
+        stylize_stream(inputs[0], output, source, raw=raw, pix_fmt=pix_fmt, video=video,
+                       benchmark=benchmark, progress=progress,
+                       log=(lambda m: None) if quiet else _err, **engine)  # fmt: skip
         return
+    if stream_format:
+        raise click.UsageError("--format is for '-o -'; files take their format from the extension")
     summary = stylize_files(
         list(inputs),
         source,
@@ -190,16 +204,11 @@ def cli(
         overwrite=overwrite,
         size=size,
         max_size=max_size,
-        video=VideoOptions(codec, crf, encoder_preset, pix_fmt, keep_partial),
+        video=video,
         benchmark=benchmark,
         progress=progress,
         log=_err,
-        device=device,
-        backend=backend,
-        batch_size=batch_size,
-        tile=tile or None,
-        memory_budget=memory_mb * 2**20 if memory_mb else None,
-        bn_stats=bn_stats,
+        **engine,
     )
     if not quiet:
         _err(summary.line())

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -16,8 +17,9 @@ from .engines import Engine, engine_class, resolve_device
 from .errors import StylizeError
 from .images import Picture, read_image, write_image
 from .loading import load_generator
+from .pipes import parse_size, stylize_raw_stream
 from .sources import Job, plan_jobs
-from .video import StageTimes, VideoOptions, is_video_path, stylize_video
+from .video import Media, StageTimes, VideoOptions, is_video_path, stylize_video
 
 
 def resized(picture: Picture, size: int | None = None, max_size: int | None = None) -> Picture:
@@ -185,6 +187,64 @@ def stylize_files(
             summary.failed.append(message)
             log(f"error: {message}")
     return summary
+
+
+def _media(spec: str | Path | BinaryIO, std: BinaryIO, role: str) -> Media:
+    """``-`` is the standard stream; a path must name a video."""
+    if not isinstance(spec, str | Path):
+        return spec
+    if str(spec) == "-":
+        return std
+    path = Path(spec)
+    if not is_video_path(path):
+        raise StylizeError(f"{path}: {role} of a pipe must be a video file or '-'")
+    return path
+
+
+def stylize_stream(
+    source: str | Path | BinaryIO,
+    target: str | Path | BinaryIO | None,
+    weights: str | Path,
+    *,
+    raw: str | None = None,
+    pix_fmt: str | None = None,
+    video: VideoOptions | None = None,
+    benchmark: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda msg: None,
+    stylizer: Stylizer | None = None,
+    **stylizer_options,
+) -> int:
+    """Stylize through pipes, as ``stylize - [-o -]`` and ``stylize video.mp4 -o -`` do.
+
+    ``-`` (or an open binary stream) is standard input or output; ``target`` None means
+    standard output. With ``raw`` (``WxH``) both sides carry bare frames of that size in
+    ``pix_fmt``; otherwise the input is any container FFmpeg reads from a pipe (NUT, Matroska,
+    MPEG-TS, concatenated PNG/JPEG images) and the output is ``video.format``. Only media data is
+    written to the output. Returns the number of frames.
+    """
+    video = video or VideoOptions()
+    source = _media(source, sys.stdin.buffer, "the input")
+    target = _media("-" if target is None else target, sys.stdout.buffer, "the output")
+    if video.format and isinstance(target, Path):
+        raise StylizeError("--format is for '-o -'; a file takes its format from its extension")
+    if raw and (isinstance(source, Path) or isinstance(target, Path)):
+        raise StylizeError(
+            "--raw reads frames from standard input and writes them to standard output"
+        )
+    size = parse_size(raw) if raw else None
+    stylizer = stylizer or Stylizer(weights, **stylizer_options)
+    if size:
+        with tqdm(unit="frame", disable=not progress, dynamic_ncols=True, leave=False) as bar:
+            count = stylize_raw_stream(source, target, size, pix_fmt or "rgb24",
+                                       stylizer.stylize_frames, stylizer.max_batch, bar.update)  # fmt: skip
+        log(f"{count} frames stylized")
+        return count
+    times = StageTimes() if benchmark else None
+    count = stylize_video(source, target, stylizer.stylize_frames, stylizer.max_batch, video,
+                          progress, times)  # fmt: skip
+    log(times.report() if times else f"{count} frames stylized")
+    return count
 
 
 def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, size: int | None,

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -27,6 +28,22 @@ from .errors import StylizeError
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".ts", ".mts", ".nut")
 _COLOR_FIELDS = ("color_primaries", "color_trc", "colorspace", "color_range")
 _QUEUE_BATCHES = 3
+
+#: Formats for streams (pipes): name -> (FFmpeg muxer, video codec or None for the default).
+#: ``png`` and ``jpeg`` are streams of concatenated images.
+STREAM_FORMATS = {
+    "nut": ("nut", None),
+    "matroska": ("matroska", None),
+    "mpegts": ("mpegts", None),
+    "png": ("image2pipe", "png"),
+    "jpeg": ("image2pipe", "mjpeg"),
+}
+_STREAMABLE_INPUTS = {"png_pipe": "png", "jpeg_pipe": "jpeg", "mjpeg": "jpeg", "nut": "nut",
+                      "matroska": "matroska", "mpegts": "mpegts"}  # fmt: skip
+_FILE_FORMATS = {"mkv": "matroska", "m4v": "mp4", "ts": "mpegts", "mts": "mpegts"}
+
+#: A video file's path, or an open binary stream (a pipe: standard input or output).
+Media = Path | BinaryIO
 
 
 def is_video_path(path: Path) -> bool:
@@ -42,6 +59,10 @@ class VideoOptions:
     preset: str | None = None
     pix_fmt: str | None = None
     keep_partial: bool = False
+    #: Streams only (files take it from the extension): a key of ``STREAM_FORMATS``.
+    format: str | None = None
+    #: Re-encode audio the output container cannot hold (instead of stopping).
+    reencode_audio: bool = False
 
 
 @dataclass
@@ -66,8 +87,9 @@ class StageTimes:
 
 @dataclass
 class _Batch:
-    """Stylized frames with their timestamps, and the other streams' packets that came with them
-    (the muxer interleaves by timestamp, so they need not keep their exact place)."""
+    """Stylized frames with their timestamps, and the other streams' packets (already routed to
+    their output streams) that came with them: the muxer interleaves by timestamp, so they need
+    not keep their exact place."""
 
     arrays: list[np.ndarray]
     pts: list[int | None]
@@ -81,17 +103,6 @@ class _Failed:
 
 
 _END = object()
-
-
-def _default_codec(suffix: str) -> str:
-    return "libvpx-vp9" if suffix == ".webm" else "libx264"
-
-
-def _output_pix_fmt(source: str, codec: str, width: int, height: int) -> str:
-    """Keep 4:4:4 sources 4:4:4; 4:2:0 otherwise, unless odd sizes forbid chroma subsampling."""
-    if "444" in source or width % 2 or height % 2:
-        return "yuv444p"
-    return "yuv420p10le" if "10" in source and codec == "libx264" else "yuv420p"
 
 
 def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
@@ -119,9 +130,85 @@ def _drain(q: queue.Queue, stop: threading.Event) -> Iterator:
         yield item
 
 
+def _label(media: Media, role: str) -> str:
+    return str(media) if isinstance(media, Path) else role
+
+
+def _output_format(inp, target: Media, options: VideoOptions) -> tuple[str | None, str]:
+    """(FFmpeg muxer, default video codec): a file's from its extension (None lets FFmpeg
+    guess); a stream's from ``--format``, else the input's format when it streams, else Matroska."""
+    if isinstance(target, Path):
+        suffix = target.suffix.lower().lstrip(".")
+        return _FILE_FORMATS.get(suffix), "libvpx-vp9" if suffix == "webm" else "libx264"
+    name = options.format or _STREAMABLE_INPUTS.get(inp.format.name.split(",")[0], "matroska")
+    if name not in STREAM_FORMATS:
+        raise StylizeError(f"stream format {name!r}: use {', '.join(STREAM_FORMATS)}")
+    muxer, codec = STREAM_FORMATS[name]
+    return muxer, codec or "libx264"
+
+
+def _output_pix_fmt(source: str, codec: str, width: int, height: int) -> str:
+    """Keep 4:4:4 sources 4:4:4; 4:2:0 otherwise, unless odd sizes forbid chroma subsampling."""
+    if codec == "png":
+        return "rgb24"
+    full = "444" in source or width % 2 or height % 2
+    if codec == "mjpeg":
+        return "yuvj444p" if full else "yuvj420p"
+    if full:
+        return "yuv444p"
+    return "yuv420p10le" if "10" in source and codec == "libx264" else "yuv420p"
+
+
+def _encoder_options(codec: str, options: VideoOptions) -> dict[str, str]:
+    crf = str(options.crf if options.crf is not None else 18)
+    if codec in ("libx264", "libx265"):
+        return {"crf": crf, "preset": options.preset or "medium"}
+    if codec == "libvpx-vp9":
+        return {"crf": crf, "b:v": "0"}
+    if codec == "mjpeg":
+        return {"qmin": "1", "qmax": "3"}
+    return {}
+
+
+class _Route:
+    """Where one input stream's packets go: copied untouched, or (audio the output container
+    cannot hold, with ``reencode_audio``) decoded and encoded again."""
+
+    def __init__(self, out_stream, source_stream=None) -> None:
+        self.out = out_stream
+        self.decoder = source_stream.codec_context if source_stream is not None else None
+        self.resampler = (
+            av.AudioResampler(
+                format=out_stream.codec_context.format,
+                layout=out_stream.codec_context.layout,
+                rate=out_stream.codec_context.sample_rate,
+                frame_size=out_stream.codec_context.frame_size or None,
+            )
+            if source_stream is not None
+            else None
+        )
+
+    def packets(self, packet) -> list:
+        """Output packets for ``packet`` (None flushes a re-encoder)."""
+        if self.decoder is None:
+            if packet is None:
+                return []
+            packet.stream = self.out
+            return [packet]
+        out = []
+        for frame in self.decoder.decode(packet):
+            for resampled in self.resampler.resample(frame):
+                out += self.out.encode(resampled)
+        if packet is None:
+            for resampled in self.resampler.resample(None):
+                out += self.out.encode(resampled)
+            out += self.out.encode(None)
+        return out
+
+
 def stylize_video(
-    source: Path,
-    target: Path,
+    source: Media,
+    target: Media,
     stylize_frames: Callable[[list[np.ndarray]], list[np.ndarray]],
     batch_size: int,
     options: VideoOptions | None = None,
@@ -130,23 +217,26 @@ def stylize_video(
 ) -> int:
     """Stylize every frame of ``source`` into ``target``; returns the number of frames.
 
-    ``stylize_frames`` maps a list of HxWx3 uint8 RGB frames to as many stylized frames. With
-    ``benchmark``, everything runs as usual but the output goes to FFmpeg's null muxer, and the
-    stage timings are filled in.
+    ``source`` and ``target`` are paths or open binary streams (pipes; a stream's output format
+    is ``options.format``). ``stylize_frames`` maps a list of HxWx3 uint8 RGB frames to as many
+    stylized frames. With ``benchmark``, everything runs as usual but the output goes to
+    FFmpeg's null muxer, and the stage timings are filled in.
     """
     options = options or VideoOptions()
     times = benchmark or StageTimes()
     started = time.perf_counter()
+    name = _label(source, "standard input")
     try:
-        inp = av.open(str(source))
-    except (av.FFmpegError, OSError) as e:
-        raise StylizeError(f"{source}: not a readable video ({e})") from None
+        inp = av.open(str(source) if isinstance(source, Path) else source)
+    except (av.FFmpegError, OSError, ValueError) as e:
+        raise StylizeError(f"{name}: not a readable video ({e})") from None
     if not inp.streams.video:
         inp.close()
-        raise StylizeError(f"{source}: has no video stream")
-    partial = target.with_name(f"{target.stem}.partial{target.suffix}")
-    tmp = target.with_name(f".{target.name}.part{target.suffix}")
-    if benchmark is None:
+        raise StylizeError(f"{name}: has no video stream")
+    to_file = isinstance(target, Path) and benchmark is None
+    if to_file:
+        partial = target.with_name(f"{target.stem}.partial{target.suffix}")
+        tmp = target.with_name(f".{target.name}.part{target.suffix}")
         target.parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     count = 0
@@ -154,12 +244,13 @@ def stylize_video(
     try:
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
-        out, vout, copies = _open_output(inp, vin, tmp, target, options, benchmark is not None)
+        destination = os.devnull if benchmark is not None else str(tmp) if to_file else target
+        out, vout, routes = _open_output(inp, vin, destination, target, options, benchmark)
         decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES * batch_size)
         done: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         threads = [
             threading.Thread(
-                target=_decode, args=(inp, vin, copies, decoded, stop, times), daemon=True
+                target=_decode, args=(inp, vin, routes, decoded, stop, times), daemon=True
             ),
             threading.Thread(
                 target=_infer,
@@ -184,21 +275,25 @@ def stylize_video(
                 first = False
                 t0 = time.perf_counter()
                 for array, pts in zip(batch.arrays, batch.pts, strict=True):
+                    if array.shape[:2] != (vout.height, vout.width):
+                        raise StylizeError(
+                            f"{name}: frame {count + 1} is {array.shape[1]}x{array.shape[0]}, "
+                            f"the first was {vout.width}x{vout.height}: one size per video"
+                        )
                     frame = av.VideoFrame.from_ndarray(array, format="rgb24")
                     frame.pts, frame.time_base = pts, vin.time_base
                     for packet in vout.encode(frame.reformat(format=vout.pix_fmt)):
                         out.mux(packet)
-                for packet, stream in batch.packets:
-                    packet.stream = stream
+                    count += 1
+                for packet in batch.packets:
                     out.mux(packet)
                 times.encode += time.perf_counter() - t0
-                count += len(batch.arrays)
                 bar.update(len(batch.arrays))
             for packet in vout.encode(None):
                 out.mux(packet)
             if vin.frames and count < vin.frames:
                 raise StylizeError(
-                    f"{source}: only {count} of {vin.frames} frames could be decoded "
+                    f"{name}: only {count} of {vin.frames} frames could be decoded "
                     "(truncated or corrupt file)"
                 )
         finally:
@@ -209,7 +304,7 @@ def stylize_video(
         out.close()
         out = None
         times.frames, times.wall = count, time.perf_counter() - started
-        if benchmark is None:
+        if to_file:
             tmp.replace(target)
         return count
     except BaseException as e:
@@ -217,32 +312,47 @@ def stylize_video(
         if out is not None:
             with contextlib.suppress(Exception):
                 out.close()  # flushes what was muxed, for --keep-partial
-        if benchmark is None and tmp.exists():
+        if to_file and tmp.exists():
             if options.keep_partial:
                 tmp.replace(partial)
             else:
                 tmp.unlink()
         if isinstance(e, av.FFmpegError):
-            raise StylizeError(f"{source}: video failed at frame {count} ({e})") from None
+            hint = ""
+            if not isinstance(source, Path) and inp.format.name.startswith("mov"):
+                hint = "; an MP4/MOV read from a pipe needs its index first (-movflags +faststart)"
+            raise StylizeError(f"{name}: video failed at frame {count} ({e}){hint}") from None
         raise
     finally:
         inp.close()
 
 
-def _open_output(inp, vin, tmp: Path, target: Path, options: VideoOptions, discard: bool):
-    """The output container: one encoded video stream plus a copy of every other stream."""
-    fmt = target.suffix.lower().lstrip(".")
-    fmt = (
-        "null"
-        if discard
-        else {"mkv": "matroska", "m4v": "mp4", "ts": "mpegts", "mts": "mpegts"}.get(fmt)
-    )
+def _reencoded_audio(out, s):
+    """An output audio stream for ``s`` in the first codec the container takes (AAC, Opus, its
+    default), at the source's sample rate where the encoder allows it."""
+    rate = s.codec_context.sample_rate
+    for codec in ("aac", "libopus", out.default_audio_codec):
+        try:
+            rates = av.Codec(codec, "w").audio_rates
+            stream = out.add_stream(codec, rate=rate if not rates or rate in rates else max(rates))
+        except (av.FFmpegError, ValueError):
+            continue
+        stream.codec_context.layout = s.codec_context.layout
+        stream.bit_rate = 192_000
+        return stream
+    raise StylizeError("no audio encoder that this container takes")
+
+
+def _open_output(inp, vin, destination, target: Media, options: VideoOptions, benchmark):
+    """The output container: one encoded video stream plus a route for every other stream."""
+    label = _label(target, "standard output")
+    muxer, codec = _output_format(inp, target, options)
     try:
-        out = av.open(os.devnull if discard else str(tmp), "w", format=fmt)
+        out = av.open(destination, "w", format="null" if benchmark is not None else muxer)
     except (av.FFmpegError, ValueError) as e:
-        raise StylizeError(f"{target}: cannot write this container ({e})") from None
+        raise StylizeError(f"{label}: cannot write this container ({e})") from None
     try:
-        codec = options.codec or _default_codec(target.suffix.lower())
+        codec = options.codec or codec
         cc = vin.codec_context
         vout = out.add_stream(codec, rate=vin.average_rate or vin.guessed_rate or 25)
         vout.width, vout.height = cc.width, cc.height
@@ -251,50 +361,62 @@ def _open_output(inp, vin, tmp: Path, target: Path, options: VideoOptions, disca
         )
         vout.time_base = vin.time_base
         vout.codec_context.time_base = vin.time_base
-        for name in _COLOR_FIELDS:
-            value = getattr(cc, name, None)
+        for field in _COLOR_FIELDS:
+            value = getattr(cc, field, None)
             if value:
-                setattr(vout.codec_context, name, value)
-        opts = {"crf": str(options.crf if options.crf is not None else 18)}
-        if codec in ("libx264", "libx265"):
-            opts["preset"] = options.preset or "medium"
-        elif codec == "libvpx-vp9":
-            opts["b:v"] = "0"
-        vout.options = opts
-        copies = {}
+                setattr(vout.codec_context, field, value)
+        vout.options = _encoder_options(codec, options)
+        routes = {}
         for s in inp.streams:
             if s is vin or s.type not in ("audio", "subtitle", "data"):
                 continue
-            copies[s.index] = out.add_stream_from_template(s)
-        return out, vout, copies
-    except (av.FFmpegError, ValueError) as e:
+            try:
+                routes[s.index] = _Route(out.add_stream_from_template(s))
+            except ValueError as e:
+                if s.type != "audio" or not options.reencode_audio:
+                    can_audio = out.default_audio_codec not in (None, "none")
+                    hint = (
+                        "--reencode-audio converts it; " if s.type == "audio" and can_audio else ""
+                    )
+                    raise StylizeError(
+                        f"{label}: this container cannot hold the {s.type} stream "
+                        f"#{s.index} ({s.codec_context.name}): {e}; nothing was written. "
+                        f"{hint}a .mkv output (or --format matroska) holds every kind of stream"
+                    ) from None
+                routes[s.index] = _Route(_reencoded_audio(out, s), s)
+        return out, vout, routes
+    except BaseException as e:
         out.close()
-        tmp.unlink(missing_ok=True)
-        raise StylizeError(
-            f"{target}: cannot set up the output ({e}); nothing was written. "
-            "A .mkv output holds every kind of stream"
-        ) from None
+        if isinstance(destination, str) and destination != os.devnull:
+            Path(destination).unlink(missing_ok=True)
+        if isinstance(e, av.FFmpegError | ValueError):
+            raise StylizeError(
+                f"{label}: cannot set up the output ({e}); nothing was written"
+            ) from None
+        raise
 
 
-def _decode(inp, vin, copies: dict, decoded: queue.Queue, stop: threading.Event, times) -> None:
+def _decode(inp, vin, routes: dict, decoded: queue.Queue, stop: threading.Event, times) -> None:
     def frames(packet) -> bool:
         t0 = time.perf_counter()
         arrays = [(f.to_ndarray(format="rgb24"), f.pts, f.rotation) for f in packet.decode()]
         times.decode += time.perf_counter() - t0
         return all(_put(decoded, item, stop) for item in arrays)
 
+    def forward(route: _Route, packet) -> bool:
+        return all(_put(decoded, (p,), stop) for p in route.packets(packet))
+
     try:
-        for packet in inp.demux([vin, *[inp.streams[i] for i in copies]]):
+        for packet in inp.demux([vin, *[inp.streams[i] for i in routes]]):
             if stop.is_set():
                 return
             if packet.stream.index == vin.index:
                 if not frames(packet):
                     return
-            elif packet.dts is not None and not _put(
-                decoded, (packet, copies[packet.stream.index]), stop
-            ):
+            elif packet.dts is not None and not forward(routes[packet.stream.index], packet):
                 return
-        _put(decoded, _END, stop)  # demux ends with empty packets, which flushed the decoder
+        if all(forward(route, None) for route in routes.values()):
+            _put(decoded, _END, stop)  # demux ends with empty packets, which flushed the decoder
     except BaseException as e:
         _put(decoded, _Failed(e), stop)
 
@@ -320,13 +442,15 @@ def _infer(decoded, done, stylize_frames, batch_size: int, stop: threading.Event
         for item in _drain(decoded, stop):
             if isinstance(item[0], np.ndarray):
                 array, pts, rotation = item
+                if batch.arrays and array.shape != batch.arrays[0].shape and not flush():
+                    return  # a stream of images may change size; the encoder says so
                 batch.arrays.append(array)
                 batch.pts.append(pts)
                 batch.rotation = batch.rotation or rotation
                 if len(batch.arrays) >= batch_size and not flush():
                     return
             else:
-                batch.packets.append(item)
+                batch.packets.append(item[0])
         if flush():
             _put(done, _END, stop)
     except BaseException as e:

@@ -1,3 +1,4 @@
+import io
 import shutil
 import subprocess
 import sys
@@ -5,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from conftest import SHARED
@@ -193,3 +195,129 @@ def test_benchmark_writes_nothing_and_reports_stages(tmp_path, tiny_weights):
     assert len(lines) == 1 and f"{len(VFR_PTS)} frames: decode" in lines[0]
     for stage in ("infer", "encode", "overall"):
         assert f"{stage} " in lines[0] and "n/a" not in lines[0]
+
+
+def run_stylize(args: list[str], weights: Path, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "stylizer", *args, "-w", str(weights)]
+    return subprocess.run(cmd, input=stdin, capture_output=True)
+
+
+@pytest.mark.parametrize("fmt", ["nut", "matroska", "mpegts"])
+def test_container_through_pipes_keeps_frames_and_audio(tmp_path, tiny_weights, fmt):
+    src = tmp_path / "in.nut"
+    make_vfr_video(src)
+    result = run_stylize(["-", "-o", "-", "--format", fmt, "-q"], tiny_weights, src.read_bytes())
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""  # -q: nothing but data, and that on stdout
+    out = tmp_path / "out.bin"
+    out.write_bytes(result.stdout)
+    with av.open(str(out)) as c:
+        assert c.format.name.split(",")[0] == fmt
+    (_, pts_in, audio_in, _), (_, pts_out, audio_out, _) = (
+        frames_and_audio(src),
+        frames_and_audio(out),
+    )
+    assert pts_out == pytest.approx(pts_in, abs=2e-3)
+    if fmt == "mpegts":  # MPEG-TS frames AAC with a 7-byte ADTS header; the payload is the same
+        assert all(p[:2] == b"\xff\xf1" for p in audio_out)
+        audio_out = [p[7:] for p in audio_out]
+    assert audio_out == audio_in and audio_in
+
+
+def test_image_stream_through_pipes(tmp_path, tiny_weights):
+    """Concatenated PNG images in, concatenated PNG (or JPEG) images out, one per input."""
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 255, (40, 56, 3), dtype=np.uint8) for _ in range(5)]
+    stream = b"".join(cv2.imencode(".png", im)[1].tobytes() for im in images)
+    for fmt, codec in [(None, "png"), ("jpeg", "mjpeg")]:
+        args = ["-", "-q"] + (["--format", fmt] if fmt else [])
+        result = run_stylize(args, tiny_weights, stream)
+        assert result.returncode == 0, result.stderr
+        with av.open(io.BytesIO(result.stdout)) as c:
+            assert c.streams.video[0].codec_context.name == codec
+            frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        assert len(frames) == 5 and frames[0].shape == (40, 56, 3)
+    # PNG is lossless: the stream's frames are exactly what the library makes of the images.
+    result = run_stylize(["-", "-q"], tiny_weights, stream)
+    with av.open(io.BytesIO(result.stdout)) as c:
+        piped = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    expected = Stylizer(tiny_weights).stylize_frames([im[:, :, ::-1].copy() for im in images])
+    assert all(np.array_equal(a, b) for a, b in zip(piped, expected, strict=True))
+
+
+def test_video_file_to_stdout_and_stdin_to_file(tmp_path, tiny_weights):
+    src = tmp_path / "in.mp4"
+    make_vfr_video(src)
+    to_stdout = run_stylize([str(src), "-o", "-", "--format", "matroska"], tiny_weights)
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    assert b"9 frames stylized" in to_stdout.stderr
+    (tmp_path / "a.mkv").write_bytes(to_stdout.stdout)
+    from_stdin = run_stylize(["-", "-o", str(tmp_path / "b.mkv")], tiny_weights, to_stdout.stdout)
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    for name in ("a.mkv", "b.mkv"):
+        _, pts, audio, _ = frames_and_audio(tmp_path / name)
+        assert len(pts) == len(VFR_PTS) and len(audio) > 10
+
+
+def test_pipe_mistakes_are_one_line_errors(tmp_path, tiny_weights):
+    cases = [
+        (["-", "-q"], b"this is not a video"),
+        (["-", "-o", str(tmp_path / "x.txt")], b""),
+        (["-", "--format", "png"], None),  # audio cannot go into an image stream
+    ]
+    src = tmp_path / "in.nut"
+    make_vfr_video(src)
+    for args, data in cases:
+        result = run_stylize(args, tiny_weights, src.read_bytes() if data is None else data)
+        assert result.returncode == 1 and result.stdout == b""
+        lines = result.stderr.decode().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("stylize: error:"), lines
+    src_mp4 = tmp_path / "in.mp4"  # its index is at the end: unreadable from a pipe
+    make_vfr_video(src_mp4)
+    result = run_stylize(["-"], tiny_weights, src_mp4.read_bytes())
+    assert result.returncode == 1 and b"faststart" in result.stderr
+    usage = run_stylize([str(src), "-o", str(tmp_path / "o.mkv"), "--format", "nut"], tiny_weights)
+    assert usage.returncode == 2 and b"--format is for '-o -'" in usage.stderr
+
+
+def make_pcm_video(path: Path) -> None:
+    """Two seconds of video with 16-bit PCM audio, which WebM cannot hold."""
+    out = av.open(str(path), "w")
+    vs = out.add_stream("libx264", rate=10)
+    vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+    a = out.add_stream("pcm_s16le", rate=44100, layout="mono")
+    for i in range(20):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 10, np.uint8), "rgb24")
+        frame.pts = i
+        for packet in vs.encode(frame):
+            out.mux(packet)
+    for packet in vs.encode(None):
+        out.mux(packet)
+    tone = (np.sin(np.arange(88200) / 8) * 3000).astype(np.int16)[None]
+    for k in range(0, 88200, 1024):
+        af = av.AudioFrame.from_ndarray(tone[:, k : k + 1024], format="s16", layout="mono")
+        af.sample_rate, af.pts = 44100, k
+        for packet in a.encode(af):
+            out.mux(packet)
+    for packet in a.encode(None):
+        out.mux(packet)
+    out.close()
+
+
+def test_audio_the_container_cannot_hold_stops_or_is_reencoded(tmp_path, tiny_weights):
+    src = tmp_path / "pcm.mkv"
+    make_pcm_video(src)
+    out = tmp_path / "o" / "pcm.webm"
+    summary = stylize_files([str(src)], tiny_weights, out)
+    assert len(summary.failed) == 1 and "--reencode-audio" in summary.failed[0]
+    assert not out.parent.exists() or not list(out.parent.iterdir())  # nothing written
+    options = VideoOptions(crf=40, reencode_audio=True)
+    summary = stylize_files([str(src)], tiny_weights, out, video=options)
+    assert not summary.failed, summary.failed
+    with av.open(str(out)) as c:
+        audio = c.streams.audio[0]
+        assert audio.codec_context.name == "opus"
+        samples = sum(f.samples for f in c.decode(audio=0))
+    assert abs(samples / 48000 - 2.0) < 0.05  # all two seconds of sound, resampled to 48 kHz
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 20
