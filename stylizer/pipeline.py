@@ -19,6 +19,7 @@ from .images import Picture, read_image, write_image
 from .loading import load_generator
 from .pipes import parse_size, stylize_raw_stream
 from .sources import Job, plan_jobs
+from .temporal import make_smoother, smoothed
 from .video import Media, StageTimes, VideoOptions, is_video_path, stylize_video
 
 
@@ -138,6 +139,8 @@ def stylize_files(
     size: int | None = None,
     max_size: int | None = None,
     video: VideoOptions | None = None,
+    temporal: str = "flow",
+    temporal_strength: float | None = None,
     benchmark: bool = False,
     progress: bool = False,
     log: Callable[[str], None] = lambda msg: None,
@@ -147,10 +150,11 @@ def stylize_files(
     """Stylize image and video files and folders: what ``stylize`` does.
 
     Every problem with one input is logged as one line and counted in the summary; the others go
-    on. Results are written atomically, so an interrupted run leaves no partial file. With
-    ``benchmark``, videos are processed as usual but not written, and each one's stage speeds
-    are logged.
+    on. Results are written atomically, so an interrupted run leaves no partial file. Videos are
+    smoothed over time with the ``temporal`` method (``stylizer.temporal``). With ``benchmark``,
+    videos are processed as usual but not written, and each one's stage speeds are logged.
     """
+    make_smoother(temporal, temporal_strength)  # a bad name or strength fails before any work
     summary = Summary()
     tag = tag or Path(str(weights)).stem
     plan = plan_jobs(inputs, output, tag, ext)
@@ -175,8 +179,9 @@ def stylize_files(
     for job in videos:
         try:
             times = StageTimes() if benchmark else None
-            stylize_video(job.source, job.target, stylizer.stylize_frames, stylizer.max_batch,
-                          video, progress, times)  # fmt: skip
+            smoother = make_smoother(temporal, temporal_strength, stylizer.engine.device)
+            stylize_video(job.source, job.target, smoothed(stylizer.stylize_frames, smoother),
+                          stylizer.max_batch, video, progress, times)  # fmt: skip
             if times:
                 log(f"{job.source}: {times.report()}")
                 summary.benchmarked.append(job.source)
@@ -209,6 +214,8 @@ def stylize_stream(
     raw: str | None = None,
     pix_fmt: str | None = None,
     video: VideoOptions | None = None,
+    temporal: str = "flow",
+    temporal_strength: float | None = None,
     benchmark: bool = False,
     progress: bool = False,
     log: Callable[[str], None] = lambda msg: None,
@@ -220,8 +227,9 @@ def stylize_stream(
     ``-`` (or an open binary stream) is standard input or output; ``target`` None means
     standard output. With ``raw`` (``WxH``) both sides carry bare frames of that size in
     ``pix_fmt``; otherwise the input is any container FFmpeg reads from a pipe (NUT, Matroska,
-    MPEG-TS, concatenated PNG/JPEG images) and the output is ``video.format``. Only media data is
-    written to the output. Returns the number of frames.
+    MPEG-TS, concatenated PNG/JPEG images) and the output is ``video.format``. Frames are
+    smoothed over time with the ``temporal`` method. Only media data is written to the output.
+    Returns the number of frames.
     """
     video = video or VideoOptions()
     source = _media(source, sys.stdin.buffer, "the input")
@@ -233,16 +241,19 @@ def stylize_stream(
             "--raw reads frames from standard input and writes them to standard output"
         )
     size = parse_size(raw) if raw else None
+    smoother = make_smoother(temporal, temporal_strength)
     stylizer = stylizer or Stylizer(weights, **stylizer_options)
+    smoother.device = stylizer.engine.device
+    frames = smoothed(stylizer.stylize_frames, smoother)
     if size:
         with tqdm(unit="frame", disable=not progress, dynamic_ncols=True, leave=False) as bar:
-            count = stylize_raw_stream(source, target, size, pix_fmt or "rgb24",
-                                       stylizer.stylize_frames, stylizer.max_batch, bar.update)  # fmt: skip
+            count = stylize_raw_stream(source, target, size, pix_fmt or "rgb24", frames,
+                                       stylizer.max_batch, bar.update)  # fmt: skip
         log(f"{count} frames stylized")
         return count
     times = StageTimes() if benchmark else None
-    count = stylize_video(source, target, stylizer.stylize_frames, stylizer.max_batch, video,
-                          progress, times)  # fmt: skip
+    count = stylize_video(source, target, frames, stylizer.max_batch, video, progress,
+                          times)  # fmt: skip
     log(times.report() if times else f"{count} frames stylized")
     return count
 

@@ -190,5 +190,7 @@ def test_raw_pipe_mistakes(tiny_weights):
     assert b"ended inside frame 3" in r.stderr and b"Traceback" not in r.stderr
     r = run("-", "--raw", "axb", "-w", str(tiny_weights))
     assert r.returncode == 1 and "WIDTHxHEIGHT" in r.stderr
-    r = run("-", "-w", str(tiny_weights))
-    assert r.returncode == 2 and "--raw" in r.stderr
+    r = run("-", "-w", str(tiny_weights))  # no --raw: a container is expected, none came
+    assert r.returncode == 1 and "standard input: not a readable video" in r.stderr
+    r = run("-", "other.png", "-w", str(tiny_weights))
+    assert r.returncode == 2 and "a pipe takes one INPUT" in r.stderr

@@ -230,7 +230,7 @@ def test_image_stream_through_pipes(tmp_path, tiny_weights):
     images = [rng.integers(0, 255, (40, 56, 3), dtype=np.uint8) for _ in range(5)]
     stream = b"".join(cv2.imencode(".png", im)[1].tobytes() for im in images)
     for fmt, codec in [(None, "png"), ("jpeg", "mjpeg")]:
-        args = ["-", "-q"] + (["--format", fmt] if fmt else [])
+        args = ["-", "-q", "--temporal", "none"] + (["--format", fmt] if fmt else [])
         result = run_stylize(args, tiny_weights, stream)
         assert result.returncode == 0, result.stderr
         with av.open(io.BytesIO(result.stdout)) as c:
@@ -238,7 +238,7 @@ def test_image_stream_through_pipes(tmp_path, tiny_weights):
             frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
         assert len(frames) == 5 and frames[0].shape == (40, 56, 3)
     # PNG is lossless: the stream's frames are exactly what the library makes of the images.
-    result = run_stylize(["-", "-q"], tiny_weights, stream)
+    result = run_stylize(["-", "-q", "--temporal", "none"], tiny_weights, stream)
     with av.open(io.BytesIO(result.stdout)) as c:
         piped = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     expected = Stylizer(tiny_weights).stylize_frames([im[:, :, ::-1].copy() for im in images])
