@@ -33,7 +33,7 @@ def to_gray(frame: np.ndarray, scale: float = 1.0) -> np.ndarray:
     if scale != 1.0:
         h, w = frame.shape
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
-        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        frame = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
     return np.ascontiguousarray(frame)
 
 
@@ -45,47 +45,44 @@ def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "fast") -> np.ndarray:
     return cache[preset].calc(a, b, None)
 
 
-def resize_flow(flow: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A flow field at another resolution, its vectors scaled to match."""
-    h, w = flow.shape[:2]
-    if (w, h) == (width, height):
-        return flow
-    big = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
-    big[..., 0] *= width / w
-    big[..., 1] *= height / h
-    return big
+def sample_map(flow: np.ndarray, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """Absolute sampling coordinates ``x + F(x)`` as an HxWx2 map for ``cv2.remap``, at the
+    flow's resolution or at ``width`` x ``height`` (vectors scaled to match).
 
-
-def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Absolute sampling coordinates ``x + F(x)`` for ``cv2.remap``."""
+    The map is built at the flow's resolution and resized once: resizing is linear, so the
+    identity part of the map stays exact (but within half a flow pixel of the border).
+    """
     h, w = flow.shape[:2]
-    xs = np.arange(w, dtype=np.float32)[None, :] + flow[..., 0]
-    ys = np.arange(h, dtype=np.float32)[:, None] + flow[..., 1]
-    return xs, ys
+    width, height = width or w, height or h
+    sx, sy = width / w, height / h
+    m = flow * np.float32([sx, sy])
+    m[..., 0] += (np.arange(w, dtype=np.float32) + 0.5) * sx - 0.5
+    m[..., 1] += ((np.arange(h, dtype=np.float32) + 0.5) * sy - 0.5)[:, None]
+    if (width, height) == (w, h):
+        return m
+    return cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``image`` sampled at ``x + F(x)`` (bilinear, edges repeated)."""
-    xs, ys = sample_maps(flow)
-    return cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    """``image`` sampled at ``x + F(x)`` (bilinear, edges repeated); ``flow`` may be smaller
+    than ``image``."""
+    h, w = image.shape[:2]
+    m = sample_map(flow, w, h)
+    out = cv2.remap(image, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(image.shape)
 
 
 def inside(flow: np.ndarray) -> np.ndarray:
     """Where ``x + F(x)`` lands inside the frame (elsewhere nothing can be seen)."""
     h, w = flow.shape[:2]
-    xs, ys = sample_maps(flow)
-    return (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    m = sample_map(flow)
+    return (m[..., 0] >= 0) & (m[..., 0] <= w - 1) & (m[..., 1] >= 0) & (m[..., 1] <= h - 1)
 
 
-def warp_tensor(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """``warp`` for NCHW float tensors on any device; ``flow`` is N x H x W x 2 in pixels."""
-    n, _, h, w = image.shape
-    ys, xs = torch.meshgrid(
-        torch.arange(h, device=image.device, dtype=image.dtype),
-        torch.arange(w, device=image.device, dtype=image.dtype),
-        indexing="ij",
-    )
-    gx = (xs + flow[..., 0]) * (2 / max(w - 1, 1)) - 1
-    gy = (ys + flow[..., 1]) * (2 / max(h - 1, 1)) - 1
-    grid = torch.stack([gx, gy], dim=-1).expand(n, h, w, 2)
+def warp_tensor(image: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """``image`` (NCHW float, any device) sampled at the absolute coordinates ``coords``
+    (H x W x 2, a ``sample_map``), bilinear with edges repeated, like ``warp``."""
+    h, w = image.shape[-2:]
+    scale = torch.tensor([2 / max(w - 1, 1), 2 / max(h - 1, 1)], device=coords.device)
+    grid = (coords * scale - 1).expand(image.shape[0], h, w, 2)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
