@@ -44,3 +44,13 @@ def noise_image(h: int, w: int, c: int = 3, dtype=np.uint8, seed: int = 0) -> np
     top = np.iinfo(dtype).max
     shape = (h, w) if c == 1 else (h, w, c)
     return rng.integers(0, top, size=shape, endpoint=True, dtype=dtype)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` skip cleanly where there is no CUDA device."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -189,3 +189,12 @@ def test_stylizer_frames_through_the_smoother_in_batches(tiny_weights):
     assert max(np.abs(a.astype(int) - b).max() for a, b in zip(*results, strict=True)) <= 1
     assert np.array_equal(results[0][0], per_frame[0])
     assert not np.array_equal(results[0][4], per_frame[4])
+
+
+@pytest.mark.gpu
+def test_flow_smoothing_on_the_gpu_matches_the_cpu():
+    clip = camera_move(photo(), 4, (320, 192), shift=(2.5, -1.5))
+    per_frame = FlickeryStylizer()(clip)
+    cpu = make_smoother("flow")(clip, per_frame)
+    gpu = make_smoother("flow", device=torch.device("cuda"))(clip, per_frame)
+    assert max(np.abs(a.astype(int) - b).max() for a, b in zip(cpu, gpu)) <= 3
