@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .engines import ENGINES
+from .engines import ENGINES, PRECISIONS
 from .errors import StylizeError
 from .flicker import flicker_report
 from .flow import DIS_PRESETS
@@ -70,6 +70,13 @@ def _describe_presets() -> str:
     default="auto",
     show_default=True,
     help="Inference backend (auto picks the fastest available).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", *PRECISIONS]),
+    default="auto",
+    show_default=True,
+    help="Arithmetic: auto is fp16 on a GPU, fp32 on a CPU.",
 )
 @click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
 @click.option(
@@ -152,6 +159,7 @@ def cli(
     max_size: int | None,
     device: str,
     backend: str,
+    precision: str,
     batch_size: int,
     tile: int,
     memory_mb: int | None,
@@ -203,7 +211,8 @@ def cli(
     progress = not quiet and sys.stderr.isatty()
     video = VideoOptions(codec, crf, encoder_preset, pix_fmt, keep_partial, stream_format,
                          reencode_audio)  # fmt: skip
-    engine = dict(device=device, backend=backend, batch_size=batch_size, tile=tile or None,
+    engine = dict(device=device, backend=backend, precision=precision, batch_size=batch_size,
+                  tile=tile or None,
                   memory_budget=memory_mb * 2**20 if memory_mb else None, bn_stats=bn_stats)  # fmt: skip
     if "-" in inputs or output == "-" or raw:
         if len(inputs) != 1:

@@ -54,10 +54,13 @@ class Stylizer:
         tile: int | None = None,
         memory_budget: int | None = None,
         bn_stats: str = "image",
+        precision: str = "auto",
+        log: Callable[[str], None] = lambda msg: None,
     ) -> None:
         self.model = load_generator(weights, bn_stats=bn_stats)
-        self.engine: Engine = engine_class(backend)(
-            self.model, resolve_device(device), memory_budget, tile
+        where = resolve_device(device)
+        self.engine: Engine = engine_class(backend, where, log)(
+            self.model, where, memory_budget, tile, precision
         )
         self.max_batch = max(1, batch_size)
 
@@ -169,7 +172,7 @@ def stylize_files(
             todo.append(job)
     if not todo:
         return summary
-    stylizer = stylizer or Stylizer(weights, **stylizer_options)
+    stylizer = stylizer or Stylizer(weights, log=log, **stylizer_options)
     videos = [job for job in todo if is_video_path(job.source)]
     images = [job for job in todo if not is_video_path(job.source)]
     if benchmark and images:
@@ -242,7 +245,7 @@ def stylize_stream(
         )
     size = parse_size(raw) if raw else None
     smoother = make_smoother(temporal, temporal_strength)
-    stylizer = stylizer or Stylizer(weights, **stylizer_options)
+    stylizer = stylizer or Stylizer(weights, log=log, **stylizer_options)
     smoother.device = stylizer.engine.device
     frames = smoothed(stylizer.stylize_frames, smoother)
     if size:

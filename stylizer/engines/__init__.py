@@ -1,7 +1,15 @@
 """Inference backends, one file each, chosen by name."""
 
-from . import eager  # noqa: F401  (importing registers it)
-from .base import Engine, pad_to_multiple, resolve_device
+from . import compile, eager  # noqa: F401  (importing registers them)
+from .base import PRECISIONS, Engine, pad_to_multiple, resolve_device, resolve_precision
 from .registry import ENGINES, engine_class
 
-__all__ = ["ENGINES", "Engine", "engine_class", "pad_to_multiple", "resolve_device"]
+__all__ = [
+    "ENGINES",
+    "PRECISIONS",
+    "Engine",
+    "engine_class",
+    "pad_to_multiple",
+    "resolve_device",
+    "resolve_precision",
+]

@@ -22,6 +22,9 @@ BYTES_PER_PIXEL_PER_NGF = 16
 #: Below this activation budget an out-of-memory error is final.
 MIN_BUDGET = 2**18
 
+#: Numeric precisions by name; ``auto`` is resolved per device by ``resolve_precision``.
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
 
 def _is_oom(error: BaseException) -> bool:
     text = str(error)
@@ -48,6 +51,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     elif device.type != "cpu":
         raise StylizeError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
     return device
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """``auto`` is fp16 on a GPU and fp32 on a CPU; a name from ``PRECISIONS`` is taken as is."""
+    if name == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    try:
+        return PRECISIONS[name]
+    except KeyError:
+        raise StylizeError(
+            f"unknown precision {name!r}: use auto, {', '.join(PRECISIONS)}"
+        ) from None
 
 
 def default_memory_budget(device: torch.device) -> int:
@@ -81,15 +96,24 @@ class Engine:
         device: torch.device,
         memory_budget: int | None = None,
         tile: int | None = None,
+        precision: str = "auto",
     ) -> None:
-        self.model = model.to(device).eval()
+        self.dtype = resolve_precision(precision, device)
+        self.model = model.to(device=device, dtype=self.dtype, memory_format=torch.channels_last)
+        self.model.eval()
         self.device = device
         self.memory_budget = memory_budget or default_memory_budget(device)
         self.tile = tile
         self.bytes_per_pixel = BYTES_PER_PIXEL_PER_NGF * model.spec.ngf
 
+    @classmethod
+    def unavailable(cls, device: torch.device) -> str | None:
+        """Why this backend cannot run on ``device`` here, or None when it can."""
+        return None
+
     def infer(self, x: torch.Tensor) -> torch.Tensor:
-        """The backend's forward pass on a padded float batch already on the device."""
+        """The backend's forward pass on a padded batch already on the device, in ``self.dtype``
+        and channels-last."""
         raise NotImplementedError
 
     def _padded_pixels(self, height: int, width: int) -> int:
@@ -133,12 +157,15 @@ class Engine:
     @torch.inference_mode()
     def _run(self, frames: torch.Tensor) -> torch.Tensor:
         peak = 255.0 if frames.dtype == torch.uint8 else 65535.0
+        if self.device.type == "cuda":  # integer frames cross once, pinned; floats made there
+            frames = frames.pin_memory()
         x = frames.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
         x = x.mul_(2 / peak).sub_(1)
         h, w = x.shape[-2:]
         x, (top, left) = pad_to_multiple(x, self.model.size_multiple)
+        x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
         core = self.tile_core(h, w)
         y = tiled_forward(self.model, x, core) if core else self.infer(x)
-        y = y[..., top : top + h, left : left + w]
-        y = y.add(1).mul_(peak / 2).round_().clamp_(0, peak)
+        y = y[..., top : top + h, left : left + w].float()
+        y = y.add_(1).mul_(peak / 2).round_().clamp_(0, peak)
         return y.to(frames.dtype).permute(0, 2, 3, 1).contiguous().cpu()

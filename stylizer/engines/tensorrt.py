@@ -1,0 +1,267 @@
+"""``tensorrt``: the generator compiled by Torch-TensorRT (dynamo path) into TensorRT engines.
+
+Each engine serves a range of input shapes (a profile, see ``shape_profile``), so a video builds
+one engine and a folder of similar photos builds one or two. Building takes a minute or more;
+built engines are saved under ``cache_dir()`` keyed by everything that makes them valid
+(``cache_key``), so the next run on the same machine starts at once.
+
+Precision: since Torch-TensorRT 2.13 the dynamo path builds strongly typed networks and ignores
+``enabled_precisions``; the engine computes in the dtype of the traced graph. The base class has
+already cast the model to ``self.dtype`` (fp16 on a GPU by default) and the graph is traced with
+an input of that dtype, so the engine runs in fp16 with fp16 input and output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .base import Engine
+from .registry import register_engine
+
+Shape = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The NCHW input shapes one engine accepts (``min_shape`` to ``max_shape``), tuned for
+    ``opt_shape``."""
+
+    min_shape: Shape
+    opt_shape: Shape
+    max_shape: Shape
+
+    def contains(self, shape: Sequence[int]) -> bool:
+        """Whether an engine built for this profile accepts an input of ``shape``."""
+        return all(lo <= s <= hi for lo, s, hi in zip(self.min_shape, shape, self.max_shape))
+
+
+def shape_profile(shape: Sequence[int], multiple: int) -> Profile:
+    """The profile built for a first batch of ``shape`` (N, C, H, W, sides multiples of
+    ``multiple``).
+
+    Batch 1 to N: the batch size is chosen once per frame size, so later batches are that size
+    or a shorter last one. Each side from about half its size (never below two multiples, a
+    size every generator here accepts) up to 1.5 times it, rounded outwards to ``multiple``: so
+    photos of similar sizes share an engine, while the engine's memory, which TensorRT sizes for
+    the largest shape, stays within about 2.25 times that of the given batch.
+    """
+    n, c, h, w = shape
+
+    def side(s: int) -> tuple[int, int]:
+        low = min(s, max(2 * multiple, s // 2 // multiple * multiple))
+        high = -(-3 * s // (2 * multiple)) * multiple
+        return low, high
+
+    (h0, h1), (w0, w1) = side(h), side(w)
+    return Profile((1, c, h0, w0), (n, c, h, w), (n, c, h1, w1))
+
+
+def dynamic_shapes(profile: Profile, multiple: int) -> tuple[dict[int, Any]]:
+    """``torch.export`` dimensions for ``profile``: height and width as multiples of
+    ``multiple``, which generators need (a U-Net concatenates skips of matching size)."""
+    dims: dict[int, Any] = {}
+    if profile.max_shape[0] > profile.min_shape[0]:
+        dims[0] = torch.export.Dim("batch", min=profile.min_shape[0], max=profile.max_shape[0])
+    for axis, name in ((2, "height"), (3, "width")):
+        steps = torch.export.Dim(
+            f"{name}_steps",
+            min=profile.min_shape[axis] // multiple,
+            max=profile.max_shape[axis] // multiple,
+        )
+        dims[axis] = multiple * steps
+    return (dims,)
+
+
+def export_program(
+    model: nn.Module, profile: Profile, multiple: int
+) -> torch.export.ExportedProgram:
+    """The model traced by ``torch.export`` for every shape of ``profile``, in the model's dtype
+    and on its device; what Torch-TensorRT compiles."""
+    with torch.no_grad():
+        return torch.export.export(
+            model,
+            (example_input(model, profile),),
+            dynamic_shapes=dynamic_shapes(profile, multiple),
+        )
+
+
+def example_input(model: nn.Module, profile: Profile) -> torch.Tensor:
+    """A tracing input of the largest shape: no side is one step, which export would make
+    static."""
+    weight = next(model.parameters())
+    return torch.zeros(profile.max_shape, dtype=weight.dtype, device=weight.device)
+
+
+def weights_digest(model: nn.Module) -> str:
+    """A hash of everything in the model that changes its output: the state dict's names, types,
+    shapes and bytes, and the batch-norm mode (per-image statistics or running ones)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    modes = [(name, m.per_image) for name, m in model.named_modules() if hasattr(m, "per_image")]
+    digest.update(repr(modes).encode())
+    return digest.hexdigest()
+
+
+def cache_key(
+    weights: str, profile: Profile, dtype: torch.dtype, gpu: str, versions: Sequence[str]
+) -> str:
+    """The name of a cached engine: it is valid only for these weights, shapes and dtype, on this
+    GPU model, with these versions of PyTorch, TensorRT and Torch-TensorRT."""
+    fields = [weights, profile.min_shape, profile.opt_shape, profile.max_shape, str(dtype), gpu]
+    text = json.dumps([*fields, list(versions)])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """``$XDG_CACHE_HOME/stylize/tensorrt``, or ``~/.cache/stylize/tensorrt`` when it is unset
+    or not absolute (the XDG rule)."""
+    base = environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    return root / "stylize" / "tensorrt"
+
+
+def write_atomically(path: Path, save: Callable[[str], None]) -> None:
+    """``save`` to a temporary name beside ``path``, then rename: a reader (another run) sees
+    the whole file or none, and an interrupted save leaves no partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.pt2")
+    os.close(fd)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+def read_cached(path: Path, load: Callable[[str], Any]) -> nn.Module | None:
+    """The module saved at ``path``, or None when there is none or it cannot be read (damaged,
+    truncated): then the caller builds it again."""
+    if not path.is_file():
+        return None
+    try:
+        return load(str(path)).module()
+    except Exception as e:
+        _notice(
+            f"cached TensorRT engine {path.name} is unreadable ({type(e).__name__}); rebuilding"
+        )
+        return None
+
+
+def _notice(msg: str) -> None:
+    tqdm.write(f"stylize: {msg}", file=sys.stderr)
+
+
+def _load_trt(path: str) -> Any:
+    import torch_tensorrt
+
+    # On a bad file torch_tensorrt.load prints the first attempt's traceback before trying
+    # TorchScript and raising; ``read_cached`` reports it in one line instead.
+    with contextlib.redirect_stderr(io.StringIO()):
+        return torch_tensorrt.load(path)
+
+
+def _versions() -> tuple[str, str, str]:
+    import tensorrt
+    import torch_tensorrt
+
+    return torch.__version__, tensorrt.__version__, torch_tensorrt.__version__
+
+
+@register_engine("tensorrt")
+class TensorRTEngine(Engine):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.compiled: dict[Profile, nn.Module] = {}
+
+    @classmethod
+    def unavailable(cls, device: torch.device) -> str | None:
+        if device.type != "cuda" or not torch.cuda.is_available():
+            return "TensorRT needs a CUDA GPU"
+        try:
+            import torch_tensorrt  # noqa: F401
+        except ImportError:
+            return "torch_tensorrt is not installed: pip install stylize[tensorrt]"
+        except Exception as e:  # installed but broken, e.g. built for another torch or CUDA
+            return f"torch_tensorrt does not load ({type(e).__name__}: {e})"
+        return None
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        module = next((m for p, m in self.compiled.items() if p.contains(x.shape)), None)
+        if module is None:
+            profile = shape_profile(x.shape, self.model.size_multiple)
+            module = self.compiled[profile] = self._load_or_build(profile)
+        return module(x.contiguous())  # engines take NCHW-contiguous input
+
+    @functools.cached_property
+    def weights_hash(self) -> str:
+        """``weights_digest`` of the model, computed once."""
+        return weights_digest(self.model)
+
+    def cache_path(self, profile: Profile) -> Path:
+        """Where the engine for ``profile`` is cached."""
+        gpu = torch.cuda.get_device_name(self.device)
+        key = cache_key(self.weights_hash, profile, self.dtype, gpu, _versions())
+        return cache_dir() / f"{key}.pt2"
+
+    def _load_or_build(self, profile: Profile) -> nn.Module:
+        path = self.cache_path(profile)
+        # The PT2 stack under Torch-TensorRT has failed on inference tensors and in inference
+        # mode before (pytorch/pytorch#93042), and ``_run`` calls ``infer`` in inference mode.
+        with torch.inference_mode(False), torch.no_grad():
+            module = read_cached(path, _load_trt)
+            if module is not None:
+                return module
+            (n0, _, h0, w0), (n1, _, h1, w1) = profile.min_shape, profile.max_shape
+            _notice(
+                f"building a TensorRT engine for batch {n0}-{n1}, {w0}-{w1} x {h0}-{h1} px "
+                f"(once; cached in {path.parent})"
+            )
+            module = self._build(profile)
+            try:
+                write_atomically(path, functools.partial(self._save, module, profile))
+            except Exception as e:  # the engine works; only the next run will build it again
+                _notice(f"could not cache the TensorRT engine ({type(e).__name__}: {e})")
+        return module
+
+    def _build(self, profile: Profile) -> nn.Module:
+        import torch_tensorrt
+
+        spec = torch_tensorrt.Input(
+            min_shape=profile.min_shape,
+            opt_shape=profile.opt_shape,
+            max_shape=profile.max_shape,
+            dtype=self.dtype,
+        )
+        program = export_program(self.model, profile, self.model.size_multiple)
+        return torch_tensorrt.dynamo.compile(program, arg_inputs=[spec], device=self.device)
+
+    def _save(self, module: nn.Module, profile: Profile, path: str) -> None:
+        import torch_tensorrt
+
+        torch_tensorrt.save(
+            module,
+            path,
+            output_format="exported_program",
+            arg_inputs=[example_input(self.model, profile)],
+            dynamic_shapes=dynamic_shapes(profile, self.model.size_multiple),
+            retrace=True,
+        )

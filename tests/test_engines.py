@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+
+from stylizer.engines import ENGINES, engine_class
+from stylizer.pipeline import Stylizer
+
+
+def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    mse = np.mean([((x.astype(np.float32) - y) / 255) ** 2 for x, y in zip(a, b, strict=True)])
+    return float("inf") if mse == 0 else float(10 * np.log10(1 / mse))
+
+
+def frames(n: int, h: int = 48, w: int = 64, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    return [np.roll(base, k, axis=1) for k in range(n)]
+
+
+def test_auto_and_fallback_choose_a_backend_that_runs_here():
+    cpu = torch.device("cpu")
+    assert engine_class("auto", cpu).name == "eager"
+    assert engine_class("compile", cpu).name == "compile"
+    notices = []
+
+    class Unrunnable(ENGINES["eager"]):
+        @classmethod
+        def unavailable(cls, device):
+            return "needs hardware this machine lacks"
+
+    ENGINES["unrunnable"] = Unrunnable
+    try:
+        assert engine_class("unrunnable", cpu, notices.append).name == "eager"
+    finally:
+        del ENGINES["unrunnable"]
+    assert notices == [
+        "backend unrunnable is unavailable (needs hardware this machine lacks); using eager"
+    ]
+
+
+def test_bf16_on_the_cpu_stays_close_to_fp32(tiny_weights):
+    clip = frames(3)
+    fp32 = Stylizer(tiny_weights, precision="fp32").stylize_frames(clip)
+    bf16 = Stylizer(tiny_weights, precision="bf16")
+    assert bf16.engine.dtype == torch.bfloat16
+    assert next(bf16.engine.model.parameters()).dtype == torch.bfloat16
+    out = bf16.stylize_frames(clip)
+    assert out[0].dtype == np.uint8 and out[0].shape == clip[0].shape
+    assert 25 < psnr(out, fp32) < float("inf")  # close, but really computed in bf16
+
+
+def test_compiled_backend_matches_eager_and_fills_short_batches(tiny_weights):
+    clip = frames(5)  # batches of 3 and 2: the 2 is filled up to 3, not compiled again
+    eager = Stylizer(tiny_weights, batch_size=3, precision="fp32").stylize_frames(clip)
+    compiled = Stylizer(tiny_weights, backend="compile", batch_size=3, precision="fp32")
+    out = compiled.stylize_frames(clip)
+    assert max(np.abs(a.astype(int) - b).max() for a, b in zip(eager, out, strict=True)) <= 1
+    assert compiled.engine.batch_for == {(48, 64): 3}
+
+
+def test_unknown_precision_is_a_user_error(tiny_weights):
+    with pytest.raises(Exception, match="unknown precision 'fp8'"):
+        Stylizer(tiny_weights, precision="fp8")
