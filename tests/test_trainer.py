@@ -112,6 +112,17 @@ def test_export_then_stylize_preset(tmp_path, inversion_pairs):
     )
     manifest = json.loads((folder / "preset.json").read_text())
     assert manifest["architecture"]["arch"] == "resnet" and manifest["training"]["steps"] == 4
+    record = manifest["training"]
+    assert list(record["data_counts"].values()) == [len(list(Path(d).iterdir())) for d in s.data]
+    assert record["hardware"] and "CPU" in record["hardware"][0]
+    assert 0 < record["wall_time_s"] < 300
+    about = tmp_path / "about.json"
+    about.write_text('{"licence_notes": "made up for the test"}')
+    r = run_cli("export", tmp_path / "run", "--name", "inv2", "-o", tmp_path / "presets",
+                "--about", about)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / "presets" / "inv2" / "preset.json").read_text())
+    assert manifest["licence_notes"] == "made up for the test"
     g = load_generator(folder)
     ref = load_generator(tmp_path / "run" / "export" / "inverse_net_G.pth")  # fp32 reference-style
     x = torch.rand(1, 3, 40, 40) * 2 - 1

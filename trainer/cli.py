@@ -115,10 +115,28 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_,
               help="CycleGAN: which generator to export.")  # fmt: skip
 @click.option("--description", default="", help="One line for stylize --list-presets.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Presets folder.")
-def export_cmd(run_dir, name, direction, description, output):
-    """Export a run's generator as a preset (plus a reference-compatible .pth)."""
+@click.option(
+    "--about",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON object of more manifest fields (data sources, licence notes, status).",
+)
+def export_cmd(run_dir, name, direction, description, output, about):
+    """Export a run's generator as a preset (plus a reference-compatible .pth).
+
+    The manifest records the architecture, data folders and counts, schedule, steps, hardware,
+    training time, precision and the last validation figures; --about adds what the run cannot
+    know (where the data came from, its licence).
+    """
+    extra = None
+    if about:
+        try:
+            extra = json.loads(about.read_text())
+        except ValueError as e:
+            raise click.BadParameter(f"{about}: {e}") from None
+        if not isinstance(extra, dict):
+            raise click.BadParameter(f"{about}: expected a JSON object")
     folder = export_preset(run_dir, name, direction=direction, description=description,
-                           out_dir=output)  # fmt: skip
+                           out_dir=output, extra=extra)  # fmt: skip
     _say(f"wrote {folder}")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from stylizer.errors import StylizeError
-from stylizer.images import write_atomic
+from stylizer.images import is_image_path, write_atomic
 from stylizer.presets import BUILTIN_DIR, MANIFEST
 
 from .run import RunFolder
@@ -49,6 +49,7 @@ def export_preset(
     records = run.records()
     val = [r for r in records if r.get("kind") == "val"]
     train_rates = [r["steps_per_s"] for r in records if "steps_per_s" in r]
+    hardware = sorted({r["hardware"] for r in records if r.get("kind") == "session"})
     manifest = {
         "name": name,
         "description": description or f"{s.task} generator trained with stylize-train",
@@ -59,13 +60,19 @@ def export_preset(
             "task": s.task,
             "direction": direction,
             "data": s.data,
+            "data_counts": {d: _count_images(Path(d)) for d in s.data},
             "steps": int(state["step"]),
+            "schedule": f"{s.epochs} epochs + {s.decay_epochs} decaying, "
+            f"{s.steps_per_epoch or 'one pass'} steps each",
             "batch_size": s.batch_size,
             "crop_size": s.crop_size,
             "last_validation": {
                 k: v for k, v in (val[-1] if val else {}).items() if k.startswith("val_")
             },
             "steps_per_s": train_rates[-1] if train_rates else None,
+            "hardware": hardware,
+            "wall_time_s": round(_training_seconds(records), 1),
+            "precision": s.precision,
             "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         },
     } | (extra or {})
@@ -77,3 +84,21 @@ def export_preset(
     torch.save({k: v.float() if v.is_floating_point() else v for k, v in weights.items()},
                run.root / "export" / f"{name}_net_G.pth")  # fmt: skip
     return folder
+
+
+def _count_images(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file() and is_image_path(p))
+
+
+def _training_seconds(records: list[dict]) -> float:
+    """Time spent training, from the logged step rates (pauses between sessions excluded)."""
+    seconds, last = 0.0, None
+    for r in records:
+        if r.get("kind") == "session":
+            last = r["step"]
+        elif r.get("kind") == "train" and r.get("steps_per_s"):
+            seconds += (r["step"] - (last if last is not None else r["step"] - 10)) / r[
+                "steps_per_s"
+            ]
+            last = r["step"]
+    return seconds

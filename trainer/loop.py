@@ -8,6 +8,7 @@ the same weights as never stopping.
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import threading
 import time
@@ -96,6 +97,26 @@ class Outcome:
 def lr_factor(s: Settings, epoch: int) -> float:
     """Constant for ``epochs``, then linear decay to 0 over ``decay_epochs`` (the reference's)."""
     return 1.0 - max(0, epoch + 1 - s.epochs) / float(s.decay_epochs + 1)
+
+
+def hardware(device: torch.device, world: int = 1) -> str:
+    """What a session trains on, for the exported preset's record."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = next(
+            (line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")),
+            platform.machine(),
+        )
+        name = f"{name} CPU, {torch.get_num_threads()} threads"
+    return f"{world} x {name}" if world > 1 else name
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
 
 
 def _setup_distributed() -> tuple[int, int, torch.device | None]:
@@ -210,6 +231,8 @@ def train(
         run.save_preview(step, shown, metrics)
         run.plot_losses()
 
+    if rank == 0:
+        run.log({"step": step, "kind": "session", "hardware": hardware(dev, world)})
     data = iter(loader)
     started, t0 = step, time.monotonic()
     stop = _StopRequest()
