@@ -76,7 +76,8 @@ def _describe_presets() -> str:
     type=click.Choice(["auto", *PRECISIONS]),
     default="auto",
     show_default=True,
-    help="Arithmetic: auto is fp16 on a GPU, fp32 on a CPU.",
+    help="Arithmetic: auto is fp16 on a GPU, bf16 on a CPU with native bf16 (AVX512-BF16, "
+    "AMX), else fp32.",
 )
 @click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
 @click.option(
