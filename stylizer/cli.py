@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -35,7 +36,20 @@ def _describe_presets() -> str:
         arch = (
             p.spec.describe() if isinstance(p.spec, GeneratorSpec) else "architecture from weights"
         )
-        lines.append(f"{p.name:14} {p.description}\n{'':14} {arch}")
+        details = [arch]
+        training = p.manifest.get("training", {})
+        if training.get("steps"):
+            where = ", ".join(training.get("hardware", [])) or p.manifest.get("hardware", "")
+            details.append(f"trained {training['steps']} steps" + (f" on {where}" if where else ""))
+        details += (
+            [f"input: {p.manifest['intended_input']}"] if "intended_input" in p.manifest else []
+        )
+        details += [p.manifest["status"]] if "status" in p.manifest else []
+        body = "".join(
+            "\n" + textwrap.fill(line, 100, initial_indent=" " * 15, subsequent_indent=" " * 17)
+            for line in details
+        )
+        lines.append(f"{p.name:14} {p.description}{body}")
     return "\n".join(lines)
 
 
