@@ -202,6 +202,9 @@ def _media(spec: str | Path | BinaryIO, std: BinaryIO, role: str) -> Media:
     if not isinstance(spec, str | Path):
         return spec
     if str(spec) == "-":
+        if std.isatty():
+            where = "in" if role == "the input" else "out"
+            raise StylizeError(f"standard {where}put is a terminal: pipe media {where} instead")
         return std
     path = Path(spec)
     if not is_video_path(path):
