@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -264,8 +267,14 @@ def stylize_stream(
     return count
 
 
+#: Images read ahead of the engine, and results waiting to be written, at most.
+_IMAGES_IN_FLIGHT = 8
+
+
 def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, size: int | None,
                     max_size: int | None, progress: bool, log: Callable[[str], None]) -> None:  # fmt: skip
+    """Read ahead, stylize and write behind on threads (OpenCV's codecs release the GIL), so
+    decoding and encoding overlap inference; at most ``_IMAGES_IN_FLIGHT`` images wait each way."""
     if not todo:
         return
     bar = tqdm(total=len(todo), unit="img", disable=not progress, dynamic_ncols=True)
@@ -274,25 +283,45 @@ def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, size:
         with tqdm.external_write_mode(file=sys.stderr):
             log(msg)
 
-    def decoded() -> Iterator[tuple[Job, Picture]]:
-        for job in todo:
+    def load(job: Job) -> Picture:
+        return resized(read_image(job.source), size, max_size)
+
+    def decoded(readers: ThreadPoolExecutor) -> Iterator[tuple[Job, Picture]]:
+        jobs = iter(todo)
+        pending = deque((job, readers.submit(load, job)) for job in islice(jobs, _IMAGES_IN_FLIGHT))
+        while pending:
+            job, future = pending.popleft()
+            following = next(jobs, None)
+            if following is not None:
+                pending.append((following, readers.submit(load, following)))
             try:
-                yield job, resized(read_image(job.source), size, max_size)
+                yield job, future.result()
             except StylizeError as e:
                 summary.failed.append(str(e))
                 say(f"error: {e}")
                 bar.update()
 
-    try:
-        for batch in stylizer.batches(decoded()):
-            results = stylizer.stylize_batch([pic for _, pic in batch])
-            for (job, _), result in zip(batch, results):
-                try:
-                    write_image(job.target, result)
-                    summary.done.append(job.target)
-                except (StylizeError, OSError) as e:
-                    summary.failed.append(f"{job.target}: cannot write ({e})")
-                    say(f"error: {job.target}: cannot write ({e})")
-                bar.update()
-    finally:
-        bar.close()
+    def written(job: Job, future: Future) -> None:
+        try:
+            future.result()
+            summary.done.append(job.target)
+        except (StylizeError, OSError) as e:
+            summary.failed.append(f"{job.target}: cannot write ({e})")
+            say(f"error: {job.target}: cannot write ({e})")
+        bar.update()
+
+    writes: deque[tuple[Job, Future]] = deque()
+    with ThreadPoolExecutor(2) as readers, ThreadPoolExecutor(1) as writer:
+        try:
+            for batch in stylizer.batches(decoded(readers)):
+                results = stylizer.stylize_batch([pic for _, pic in batch])
+                for (job, _), result in zip(batch, results):
+                    writes.append((job, writer.submit(write_image, job.target, result)))
+                while writes and (len(writes) > _IMAGES_IN_FLIGHT or writes[0][1].done()):
+                    written(*writes.popleft())
+            while writes:
+                written(*writes.popleft())
+        finally:
+            for _, future in writes:
+                future.cancel()
+            bar.close()
