@@ -172,21 +172,12 @@ def _encoder_options(codec: str, options: VideoOptions) -> dict[str, str]:
 
 class _Route:
     """Where one input stream's packets go: copied untouched, or (audio the output container
-    cannot hold, with ``reencode_audio``) decoded and encoded again."""
+    cannot hold, with ``reencode_audio``) decoded and encoded again; PyAV's encoder converts
+    the sample format and frame size itself."""
 
     def __init__(self, out_stream, source_stream=None) -> None:
         self.out = out_stream
         self.decoder = source_stream.codec_context if source_stream is not None else None
-        self.resampler = (
-            av.AudioResampler(
-                format=out_stream.codec_context.format,
-                layout=out_stream.codec_context.layout,
-                rate=out_stream.codec_context.sample_rate,
-                frame_size=out_stream.codec_context.frame_size or None,
-            )
-            if source_stream is not None
-            else None
-        )
 
     def packets(self, packet) -> list:
         """Output packets for ``packet`` (None flushes a re-encoder)."""
@@ -197,11 +188,9 @@ class _Route:
             return [packet]
         out = []
         for frame in self.decoder.decode(packet):
-            for resampled in self.resampler.resample(frame):
-                out += self.out.encode(resampled)
+            frame.pts = None  # the encoder counts samples from the first
+            out += self.out.encode(frame)
         if packet is None:
-            for resampled in self.resampler.resample(None):
-                out += self.out.encode(resampled)
             out += self.out.encode(None)
         return out
 
@@ -327,6 +316,25 @@ def stylize_video(
         inp.close()
 
 
+#: Audio codecs MPEG-TS can carry; FFmpeg's muxer would write any other as an opaque data stream.
+_MPEGTS_AUDIO = {"aac", "aac_latm", "mp2", "mp3", "ac3", "eac3", "dts", "truehd", "opus", "s302m"}
+
+
+def _check_mpegts_audio(codec: str) -> None:
+    if codec not in _MPEGTS_AUDIO:
+        raise ValueError(f"'mpegts' format does not support '{codec}' audio")
+
+
+_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def _named_layout(layout):
+    """Encoders such as AAC want a named channel layout; sources may only give a count."""
+    if "channels" not in layout.name:
+        return layout
+    return _LAYOUTS.get(len(layout.channels), layout)
+
+
 def _reencoded_audio(out, s):
     """An output audio stream for ``s`` in the first codec the container takes (AAC, Opus, its
     default), at the source's sample rate where the encoder allows it."""
@@ -337,7 +345,7 @@ def _reencoded_audio(out, s):
             stream = out.add_stream(codec, rate=rate if not rates or rate in rates else max(rates))
         except (av.FFmpegError, ValueError):
             continue
-        stream.codec_context.layout = s.codec_context.layout
+        stream.codec_context.layout = _named_layout(s.codec_context.layout)
         stream.bit_rate = 192_000
         return stream
     raise StylizeError("no audio encoder that this container takes")
@@ -371,6 +379,8 @@ def _open_output(inp, vin, destination, target: Media, options: VideoOptions, be
             if s is vin or s.type not in ("audio", "subtitle", "data"):
                 continue
             try:
+                if out.format.name == "mpegts" and s.type == "audio":
+                    _check_mpegts_audio(s.codec_context.name)
                 routes[s.index] = _Route(out.add_stream_from_template(s))
             except ValueError as e:
                 if s.type != "audio" or not options.reencode_audio:

@@ -321,3 +321,13 @@ def test_audio_the_container_cannot_hold_stops_or_is_reencoded(tmp_path, tiny_we
     assert abs(samples / 48000 - 2.0) < 0.05  # all two seconds of sound, resampled to 48 kHz
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 20
+    # MPEG-TS would write PCM as an opaque data stream: refused, or re-encoded to AAC.
+    ts = tmp_path / "o" / "pcm.ts"
+    summary = stylize_files([str(src)], tiny_weights, ts)
+    assert len(summary.failed) == 1 and "--reencode-audio" in summary.failed[0]
+    summary = stylize_files([str(src)], tiny_weights, ts, video=options)
+    assert not summary.failed, summary.failed
+    with av.open(str(ts)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+        seconds = sum(f.samples for f in c.decode(audio=0)) / c.streams.audio[0].sample_rate
+    assert abs(seconds - 2.0) < 0.1
