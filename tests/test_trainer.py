@@ -249,8 +249,8 @@ def test_ctrl_c_saves_and_resumes(tmp_path, inversion_pairs):
     proc = subprocess.Popen(list(map(str, args)), stderr=subprocess.PIPE, text=True)
     log = tmp_path / "run" / "log.jsonl"
     deadline = time.monotonic() + 120
-    while not log.is_file() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while time.monotonic() < deadline and not (log.is_file() and '"train"' in log.read_text()):
+        time.sleep(0.2)  # until step 10 is logged
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
