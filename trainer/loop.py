@@ -108,7 +108,8 @@ def hardware(device: torch.device, world: int = 1) -> str:
             (line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")),
             platform.machine(),
         )
-        name = f"{name} CPU, {torch.get_num_threads()} threads"
+        threads = torch.get_num_threads()
+        name = f"{name} CPU, {threads} thread{'s' if threads > 1 else ''}"
     return f"{world} x {name}" if world > 1 else name
 
 
