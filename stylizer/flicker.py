@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 import av
@@ -80,7 +81,10 @@ def measure_flicker(
     errors: list[float] = []
     squared, count = 0.0, 0
     prev = None
-    for inp, out in zip(inputs, outputs, strict=True):
+    for inp, out in zip_longest(inputs, outputs):
+        if inp is None or out is None:
+            raise StylizeError(f"the output has {'fewer' if out is None else 'more'} frames "
+                               "than the input: not a stylized version of it")  # fmt: skip
         if max(inp.shape[:2]) < 16:
             raise StylizeError("frames under 16 pixels are too small to measure flow on")
         if inp.shape[:2] != out.shape[:2]:

@@ -170,6 +170,10 @@ def test_cli_smooths_videos_and_measures_flicker(tmp_path, tiny_weights):
     )
     bad = subprocess.run([*flicker, str(src), str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    short = tmp_path / "short.mp4"
+    make_clip_file(short, camera_move(photo(), 5, (96, 64)))
+    bad = subprocess.run([*flicker, str(src), str(short)], capture_output=True, text=True)
+    assert bad.returncode == 1 and "fewer frames" in bad.stderr and "Traceback" not in bad.stderr
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"nothing")
     bad = subprocess.run([*flicker, str(src), str(junk)], capture_output=True, text=True)
