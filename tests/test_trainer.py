@@ -293,3 +293,47 @@ def test_data_problems_are_warned_once_each(tmp_path, inversion_pairs):
     for i in range(len(train_set)):
         item = train_set[(i, i)]
         assert item["A"].shape == item["B"].shape == (3, 32, 32)
+
+
+def test_evaluate_scores_held_out_folders(tmp_path, inversion_pairs):
+    from trainer.evaluate import evaluate_run
+
+    a, b = inversion_pairs
+    s = tiny("pix2pix", [a, b], epochs=120, decay_epochs=0, steps_per_epoch=1, lr=1e-3,
+             checkpoint_every=5, preview_every=1000)  # fmt: skip
+    train(s, tmp_path / "run", log=lambda m: None)
+    for i in range(5):  # held out: pairs the run never saw
+        x = blobs(200 + i)
+        write_png(tmp_path / "test" / "A" / f"{i}.png", x)
+        write_png(tmp_path / "test" / "B" / f"{i}.png", 255 - x)
+    test = [tmp_path / "test" / "A", tmp_path / "test" / "B"]
+    early = evaluate_run(tmp_path / "run", test, size=32, log=print,
+                         checkpoint=tmp_path / "run" / "checkpoints" / "step_00000005.pt")  # fmt: skip
+    late = evaluate_run(tmp_path / "run", test, size=32, batch_size=2, log=print)
+    assert early.step == 5 and late.step == 120 and late.count == 5
+    assert late.metrics["val_L1"] < 0.7 * early.metrics["val_L1"], (early, late)
+    # Batch size changes nothing: each image counts once.
+    whole = evaluate_run(tmp_path / "run", test, size=32, batch_size=5, log=print)
+    assert whole.metrics["val_L1"] == pytest.approx(late.metrics["val_L1"], rel=1e-5)
+
+
+def test_evaluate_cli_cyclegan_grid(tmp_path, inversion_pairs):
+    import cv2
+
+    a, b = inversion_pairs
+    train(tiny("cyclegan", [a, b], epochs=1, decay_epochs=0, steps_per_epoch=2),
+          tmp_path / "run", log=lambda m: None)  # fmt: skip
+    for i in range(3):  # sides of different sizes: every image of the longer one is scored
+        write_png(tmp_path / "t" / "testA" / f"{i}.png", blobs(300 + i))
+    write_png(tmp_path / "t" / "testB" / "0.png", 255 - blobs(400))
+    grid = tmp_path / "grid.png"
+    r = run_cli("evaluate", tmp_path / "run", tmp_path / "t", "--size", "32", "--grid", grid,
+                "--grid-rows", "4", "--json", "--device", "cpu")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["count"] == 3 and result["step"] == 2
+    assert set(result["metrics"]) == {"val_cycle_A", "val_cycle_B"}
+    assert all(0 < v < 2 for v in result["metrics"].values())
+    assert cv2.imread(str(grid)).shape == (4 * 34 + 2, 3 * 34 + 2, 3)  # 4 rows of 3, 2px gaps
+    r = run_cli("evaluate", tmp_path / "run", tmp_path / "missing")
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "no such folder" in r.stderr

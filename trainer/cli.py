@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import click
+import torch
 
 from stylizer.errors import StylizeError
 from stylizer.models import GENERATORS, NORMS
 
+from .evaluate import evaluate_run
 from .export import export_preset
 from .loop import train
 from .settings import Settings
@@ -86,6 +89,7 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_,
       stylize-train --aligned --direction BtoA edges2shoes/ -o runs/shoes
       stylize-train --unpaired photos/ paintings/ -o runs/vangogh  # CycleGAN
       stylize-train -o runs/vangogh                                # continue a run
+      stylize-train evaluate runs/vangogh photos_test/ paintings_test/  # held-out figures
       stylize-train export runs/vangogh --name vangogh             # -> presets/vangogh/
       stylize-train sketchify photos/ sketches/                    # make the sketch side
 
@@ -148,7 +152,45 @@ def sketchify_cmd(photos, sketches):
     sketchify(photos, sketches, log=_say)
 
 
-COMMANDS = {"export": export_cmd, "sketchify": sketchify_cmd}
+@click.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--size", type=click.IntRange(16, 4096), default=256, show_default=True,
+              help="Images are resized to SIZE x SIZE, as in validation.")  # fmt: skip
+@click.option("--grid", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write a PNG of before/after rows here.")  # fmt: skip
+@click.option("--grid-rows", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A numbered checkpoint instead of the latest.")  # fmt: skip
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def evaluate_cmd(run_dir, folders, size, grid, grid_rows, checkpoint, batch_size, device, as_json):
+    """Score a run on held-out FOLDERS: the validation figures over every image.
+
+    \b
+      stylize-train evaluate runs/vangogh vangogh2photo/testB vangogh2photo/testA --grid g.png
+      stylize-train evaluate runs/shoes edges2shoes/val          # side-by-side AB images
+
+    CycleGAN reports the cycle L1 of each side (A -> B -> A and B -> A -> B, on [-1, 1]);
+    pix2pix the L1 and PSNR of the output against the target. Folders are laid out as for
+    training.
+    """
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    result = evaluate_run(run_dir, list(folders), size=size, batch_size=batch_size, grid=grid,
+                          grid_rows=grid_rows, checkpoint=checkpoint, device=device,
+                          progress=sys.stderr.isatty(), log=_say)  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(result)))
+        return
+    figures = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+    click.echo(f"step {result.step}, {result.count} images at {result.size}px: {figures}")
+    if grid:
+        _say(f"wrote {grid}")
+
+
+COMMANDS = {"evaluate": evaluate_cmd, "export": export_cmd, "sketchify": sketchify_cmd}
 
 
 def main() -> None:

@@ -38,37 +38,39 @@ from .tasks import TASKS
 PREVIEW_SAMPLES = 4
 
 
+def collect_items(s: Settings, roots: list[Path], warn: Callable[[str], None], min_side: int = 0):
+    """The images the task reads from ``roots``, as given: pairs matched by name (or side-by-side
+    AB files) for pix2pix, a list per side for CycleGAN."""
+    if s.aligned:
+        if len(roots) != 1:
+            raise StylizeError("--aligned takes one folder of side-by-side AB images")
+        return list(scan(roots[0], warn, min_side, halves=True))
+    if len(roots) != 2:
+        raise StylizeError("give two folders (A and B), or one with trainA/ and trainB/")
+    sides = (scan(roots[0], warn, min_side), scan(roots[1], warn, min_side))
+    if s.task == "pix2pix":
+        return match_pairs(*sides, warn)
+    return tuple(list(side) for side in sides)
+
+
 def build_data(s: Settings, warn: Callable[[str], None]):
     """Training and held-out datasets for the settings' task and folder layout."""
     aug = Augment(s.load_size, s.crop_size, s.flip)
     roots = [Path(d) for d in s.data]
     val_items = None
-
-    def images(folder: Path) -> dict:
-        return scan(folder, warn, s.crop_size, halves=s.aligned)
-
-    if s.aligned:
-        if len(roots) != 1:
-            raise StylizeError("--aligned takes one folder of side-by-side AB images")
+    if s.aligned and len(roots) == 1:
         root = roots[0]
-        items = list(images(root / "train" if (root / "train").is_dir() else root))
+        items = collect_items(s, [root / "train" if (root / "train").is_dir() else root], warn,
+                              s.crop_size)  # fmt: skip
         if (root / "val").is_dir():
-            val_items = list(images(root / "val"))
+            val_items = collect_items(s, [root / "val"], warn, s.crop_size)
     else:
         if len(roots) == 1 and (roots[0] / "trainA").is_dir():
             root = roots[0]
             roots = [root / "trainA", root / "trainB"]
             if (root / "testA").is_dir() and (root / "testB").is_dir():
-                val_items = (images(root / "testA"), images(root / "testB"))
-        if len(roots) != 2:
-            raise StylizeError("give two folders (A and B), or one with trainA/ and trainB/")
-        sides = (images(roots[0]), images(roots[1]))
-        if s.task == "pix2pix":
-            items = match_pairs(*sides, warn)
-            val_items = match_pairs(*val_items, warn) if val_items else None
-        else:
-            items = tuple(list(side) for side in sides)
-            val_items = tuple(list(side) for side in val_items) if val_items else None
+                val_items = collect_items(s, [root / "testA", root / "testB"], warn, s.crop_size)
+        items = collect_items(s, roots, warn, s.crop_size)
     if s.task == "pix2pix":
         if val_items is None:
             items, val_items = split_holdout(items, s.val_count)
