@@ -1,6 +1,8 @@
 import sys
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -44,6 +46,46 @@ def noise_image(h: int, w: int, c: int = 3, dtype=np.uint8, seed: int = 0) -> np
     top = np.iinfo(dtype).max
     shape = (h, w) if c == 1 else (h, w, c)
     return rng.integers(0, top, size=shape, endpoint=True, dtype=dtype)
+
+
+def write_video(
+    path: Path,
+    frames: list[np.ndarray],
+    *,
+    fps: int = 25,
+    pts: list[int] | None = None,
+    pix_fmt: str = "yuv420p",
+    options: dict[str, str] | None = None,
+    audio: np.ndarray | None = None,
+    audio_codec: str = "aac",
+    audio_rate: int = 48000,
+) -> Path:
+    """An H.264 video of RGB ``frames`` written with PyAV; ``pts`` in milliseconds makes it
+    variable-rate. ``audio`` is mono samples: float32 (planar float) or int16."""
+    out = av.open(str(path), "w")
+    vs = out.add_stream("libx264", rate=fps)
+    vs.height, vs.width = frames[0].shape[:2]
+    vs.pix_fmt, vs.options = pix_fmt, options or {}
+    a = None if audio is None else out.add_stream(audio_codec, rate=audio_rate, layout="mono")
+    if pts is not None:
+        vs.time_base = vs.codec_context.time_base = Fraction(1, 1000)
+    for i, f in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(f, "rgb24")
+        if pts is None:
+            frame.pts = i
+        else:
+            frame.pts, frame.time_base = pts[i], Fraction(1, 1000)
+        out.mux(vs.encode(frame))
+    out.mux(vs.encode(None))
+    if a is not None:
+        fmt = "s16" if audio.dtype == np.int16 else "fltp"
+        for k in range(0, len(audio), 1024):
+            af = av.AudioFrame.from_ndarray(audio[None, k : k + 1024], format=fmt, layout="mono")
+            af.sample_rate, af.pts = audio_rate, k
+            out.mux(a.encode(af))
+        out.mux(a.encode(None))
+    out.close()
+    return path
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,12 +1,11 @@
 import subprocess
 import sys
 
-import av
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, noise_image
+from conftest import SHARED, noise_image, write_video
 
 from stylizer.flicker import camera_move, measure_flicker, visible_mask
 from stylizer.flow import dis_flow, to_gray
@@ -131,18 +130,8 @@ def test_strength_is_checked():
 
 
 def make_clip_file(path, frames, fps=10):
-    out = av.open(str(path), "w")
-    s = out.add_stream("libx264", rate=fps)
-    s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv444p"
-    s.options = {"crf": "0"}
-    for i, f in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(f, "rgb24")
-        frame.pts = i
-        for p in s.encode(frame):
-            out.mux(p)
-    for p in s.encode(None):
-        out.mux(p)
-    out.close()
+    """A lossless clip, so the smoothers see exactly these frames."""
+    write_video(path, frames, fps=fps, pix_fmt="yuv444p", options={"crf": "0"})
 
 
 def test_cli_smooths_videos_and_measures_flicker(tmp_path, tiny_weights):

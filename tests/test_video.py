@@ -2,14 +2,13 @@ import io
 import shutil
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED
+from conftest import SHARED, write_video
 
 from stylizer.pipeline import Stylizer, stylize_files
 from stylizer.video import VideoOptions, stylize_video
@@ -18,31 +17,12 @@ VFR_PTS = [0, 40, 80, 200, 240, 500, 533, 566, 900]  # milliseconds, irregular
 
 
 def make_vfr_video(path: Path, size=(64, 48), audio: bool = True, pts=VFR_PTS) -> None:
-    """A variable-frame-rate H.264 video with an AAC tone, written with PyAV."""
+    """A variable-frame-rate H.264 video with an AAC tone."""
     w, h = size
-    out = av.open(str(path), "w")
-    vs = out.add_stream("libx264", rate=25)
-    vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-    vs.time_base = vs.codec_context.time_base = Fraction(1, 1000)
-    a = out.add_stream("aac", rate=48000) if audio else None
     rng = np.random.default_rng(0)
-    for p in pts:
-        frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), "rgb24")
-        frame.pts, frame.time_base = p, Fraction(1, 1000)
-        for packet in vs.encode(frame):
-            out.mux(packet)
-    for packet in vs.encode(None):
-        out.mux(packet)
-    if a is not None:
-        tone = (np.sin(np.arange(48000) / 8) * 0.3).astype(np.float32)[None]
-        for k in range(0, 48000, 1024):
-            af = av.AudioFrame.from_ndarray(tone[:, k : k + 1024], format="fltp", layout="mono")
-            af.sample_rate, af.pts = 48000, k
-            for packet in a.encode(af):
-                out.mux(packet)
-        for packet in a.encode(None):
-            out.mux(packet)
-    out.close()
+    frames = [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for _ in pts]
+    tone = (np.sin(np.arange(48000) / 8) * 0.3).astype(np.float32)
+    write_video(path, frames, pts=pts, audio=tone if audio else None)
 
 
 def frames_and_audio(path: Path):
@@ -273,7 +253,7 @@ def test_pipe_mistakes_are_one_line_errors(tmp_path, tiny_weights):
         lines = result.stderr.decode().strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("stylize: error:"), lines
     src_mp4 = tmp_path / "in.mp4"  # its index is at the end: unreadable from a pipe
-    make_vfr_video(src_mp4)
+    make_vfr_video(src_mp4, size=(160, 120))  # larger than what a pipe read buffers
     result = run_stylize(["-"], tiny_weights, src_mp4.read_bytes())
     assert result.returncode == 1 and b"faststart" in result.stderr
     usage = run_stylize([str(src), "-o", str(tmp_path / "o.mkv"), "--format", "nut"], tiny_weights)
@@ -282,26 +262,9 @@ def test_pipe_mistakes_are_one_line_errors(tmp_path, tiny_weights):
 
 def make_pcm_video(path: Path) -> None:
     """Two seconds of video with 16-bit PCM audio, which WebM cannot hold."""
-    out = av.open(str(path), "w")
-    vs = out.add_stream("libx264", rate=10)
-    vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-    a = out.add_stream("pcm_s16le", rate=44100, layout="mono")
-    for i in range(20):
-        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 10, np.uint8), "rgb24")
-        frame.pts = i
-        for packet in vs.encode(frame):
-            out.mux(packet)
-    for packet in vs.encode(None):
-        out.mux(packet)
-    tone = (np.sin(np.arange(88200) / 8) * 3000).astype(np.int16)[None]
-    for k in range(0, 88200, 1024):
-        af = av.AudioFrame.from_ndarray(tone[:, k : k + 1024], format="s16", layout="mono")
-        af.sample_rate, af.pts = 44100, k
-        for packet in a.encode(af):
-            out.mux(packet)
-    for packet in a.encode(None):
-        out.mux(packet)
-    out.close()
+    frames = [np.full((48, 64, 3), i * 10, np.uint8) for i in range(20)]
+    tone = (np.sin(np.arange(88200) / 8) * 3000).astype(np.int16)
+    write_video(path, frames, fps=10, audio=tone, audio_codec="pcm_s16le", audio_rate=44100)
 
 
 def test_audio_the_container_cannot_hold_stops_or_is_reencoded(tmp_path, tiny_weights):
