@@ -38,6 +38,19 @@ def test_auto_and_fallback_choose_a_backend_that_runs_here():
     ]
 
 
+def test_compile_without_a_compiler_falls_back_with_a_notice(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv("CXX", raising=False)
+    notices = []
+    assert engine_class("compile", torch.device("cpu"), notices.append).name == "eager"
+    assert len(notices) == 1 and "needs a compiler" in notices[0], notices
+    fake = tmp_path / "my-c++"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CXX", str(fake))  # the variable Inductor reads
+    assert engine_class("compile", torch.device("cpu")).name == "compile"
+
+
 def test_bf16_on_the_cpu_stays_close_to_fp32(tiny_weights):
     clip = frames(3)
     fp32 = Stylizer(tiny_weights, precision="fp32").stylize_frames(clip)

@@ -12,6 +12,8 @@ than compiling a graph for one more batch size.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 
 import torch
 
@@ -19,8 +21,23 @@ from .base import Engine
 from .registry import register_engine
 
 
+def compiler_for(device_type: str) -> tuple[str, ...]:
+    """The compilers Inductor would use for its generated code, in its order: ``$CXX`` or g++
+    (clang++ on macOS) for CPU kernels; ``$CC``, gcc or clang for Triton's GPU launchers."""
+    if device_type == "cpu":
+        return (os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++"),)
+    return (os.environ["CC"],) if os.environ.get("CC") else ("gcc", "clang")
+
+
 @register_engine("compile")
 class CompiledEngine(Engine):
+    @classmethod
+    def unavailable(cls, device: torch.device) -> str | None:
+        names = compiler_for(device.type)
+        if any(shutil.which(n) for n in names):
+            return None
+        return f"torch.compile needs a compiler ({' or '.join(names)}) on PATH"
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         default = "reduce-overhead" if self.device.type == "cuda" else "default"
