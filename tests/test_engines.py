@@ -74,3 +74,10 @@ def test_compiled_backend_matches_eager_and_fills_short_batches(tiny_weights):
 def test_unknown_precision_is_a_user_error(tiny_weights):
     with pytest.raises(Exception, match="unknown precision 'fp8'"):
         Stylizer(tiny_weights, precision="fp8")
+
+
+def test_cpu_batches_only_small_frames(tiny_weights):
+    engine = Stylizer(tiny_weights, batch_size=8, precision="fp32").engine
+    assert engine.batch_size(48, 64, 8) == 8
+    assert engine.batch_size(256, 256, 8) == 2
+    assert engine.batch_size(720, 1280, 8) == 1
