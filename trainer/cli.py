@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-import torch
 
 from stylizer.errors import StylizeError
 from stylizer.models import GENERATORS, NORMS
@@ -176,8 +175,6 @@ def evaluate_cmd(run_dir, folders, size, grid, grid_rows, checkpoint, batch_size
     pix2pix the L1 and PSNR of the output against the target. Folders are laid out as for
     training.
     """
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     result = evaluate_run(run_dir, list(folders), size=size, batch_size=batch_size, grid=grid,
                           grid_rows=grid_rows, checkpoint=checkpoint, device=device,
                           progress=sys.stderr.isatty(), log=_say)  # fmt: skip

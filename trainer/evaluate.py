@@ -10,14 +10,15 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from torchvision.utils import save_image
 from tqdm import tqdm
 
+from stylizer.engines import resolve_device
 from stylizer.errors import StylizeError
+from stylizer.images import is_image_path
 
 from .data import Augment, PairedData, UnpairedData
 from .loop import collect_items
-from .run import RunFolder
+from .run import RunFolder, write_grid
 from .tasks import TASKS
 
 
@@ -38,7 +39,7 @@ def evaluate_run(
     grid: str | Path | None = None,
     grid_rows: int = 8,
     checkpoint: str | Path | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = False,
     log: Callable[[str], None] = print,
 ) -> Evaluation:
@@ -53,6 +54,8 @@ def evaluate_run(
     if not run.exists():
         raise StylizeError(f"{run_dir}: not a run folder (no settings.json)")
     s = run.check_settings(None)
+    if grid and not is_image_path(Path(grid)):
+        raise StylizeError(f"{grid}: the grid is an image; name it .png or .jpg")
     roots = [Path(f) for f in folders]
     for root in roots:
         if not root.is_dir():
@@ -68,14 +71,11 @@ def evaluate_run(
         if s.task == "pix2pix"
         else UnpairedData(*items, aug, False)
     )
-    state = run.load_checkpoint(Path(checkpoint) if checkpoint else None)
-    dev = torch.device(device)
-    task = TASKS[s.task](s, dev)
-    task.load_state_dict(state["task"])
+    task = TASKS[s.task](s, resolve_device(device))
+    step = run.restore(task, Path(checkpoint) if checkpoint else None)
 
     sums: dict[str, float] = {}
     shown: list[torch.Tensor] = []
-    per_row = 3
     loader = DataLoader(data, batch_size=batch_size)
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
         metrics, images = task.evaluate(batch)
@@ -83,13 +83,11 @@ def evaluate_run(
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v * n
         if len(shown) < grid_rows:
-            shown.extend(images.cpu().split(per_row))
+            shown.extend(images.cpu().split(3))
     if grid:
-        rows = torch.cat(shown[:grid_rows])
-        Path(grid).parent.mkdir(parents=True, exist_ok=True)
-        save_image(rows.float().add(1).div(2).clamp(0, 1), grid, nrow=per_row, padding=2)
+        write_grid(Path(grid), torch.cat(shown[:grid_rows]), padding=2)
     return Evaluation(
-        step=int(state["step"]),
+        step=step,
         count=len(data),
         size=size,
         metrics={k: v / len(data) for k, v in sums.items()},

@@ -37,8 +37,7 @@ def export_preset(
         raise StylizeError(f"{run_dir}: not a run folder with a checkpoint")
     s = run.check_settings(None)
     task = TASKS[s.task](s, torch.device("cpu"))
-    state = run.load_checkpoint()
-    task.load_state_dict(state["task"])
+    step = run.restore(task)
     weights, spec = task.export(direction)
     folder = Path(out_dir or BUILTIN_DIR) / name
     tmp = folder.with_name(f".{name}.part")
@@ -61,7 +60,7 @@ def export_preset(
             "direction": direction,
             "data": s.data,
             "data_counts": {d: _count_images(Path(d)) for d in s.data},
-            "steps": int(state["step"]),
+            "steps": step,
             "schedule": f"{s.epochs} epochs + {s.decay_epochs} decaying, "
             f"{s.steps_per_epoch or 'one pass'} steps each",
             "batch_size": s.batch_size,

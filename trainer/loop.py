@@ -190,12 +190,7 @@ def train(
     task = TASKS[s.task](s, dev)
     step = 0
     if run.latest.is_file():
-        state = run.load_checkpoint()
-        try:
-            task.load_state_dict(state["task"])
-        except (KeyError, RuntimeError) as e:
-            raise StylizeError(f"{run.latest}: does not match this run's networks ({e})") from None
-        step = int(state["step"])
+        step = run.restore(task)
         if rank == 0:
             log(f"resuming {run.root} at step {step} of {total}")
             run.truncate_log(step)

@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -17,6 +18,17 @@ from stylizer.errors import StylizeError
 from stylizer.images import Picture, write_image
 
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .tasks.base import Task
+
+
+def write_grid(path: Path, images: torch.Tensor, padding: int = 4) -> None:
+    """Images in [-1, 1] as rows of three (input, output, reconstruction or target) on white,
+    written atomically."""
+    grid = make_grid(images.float().cpu().clamp(-1, 1), nrow=3, padding=padding, pad_value=1)
+    pixels = ((grid + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    write_image(path, Picture(pixels))
 
 
 class RunFolder:
@@ -52,6 +64,20 @@ class RunFolder:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise StylizeError(f"{path}: damaged or unreadable checkpoint ({first})") from None
 
+    def restore(self, task: Task, path: Path | None = None) -> int:
+        """Load a checkpoint (the latest by default) into ``task``'s networks, optimisers and
+        pools; returns its step. A checkpoint of other networks is a one-line error."""
+        path = path or self.latest
+        state = self.load_checkpoint(path)
+        try:
+            task.load_state_dict(state["task"])
+        except (KeyError, RuntimeError) as e:
+            # PyTorch heads its list of mismatches with "Error(s) in loading ...:"; name the first.
+            lines = [x.strip() for x in str(e).splitlines() if x.strip()] or [type(e).__name__]
+            first = next((x for x in lines if not x.endswith(":")), lines[0])
+            raise StylizeError(f"{path}: does not match this run's networks ({first})") from None
+        return int(state["step"])
+
     def log(self, record: dict) -> None:
         with self.log_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
@@ -67,10 +93,7 @@ class RunFolder:
         self.log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def save_preview(self, step: int, images: torch.Tensor, metrics: dict) -> None:
-        self.previews.mkdir(parents=True, exist_ok=True)
-        grid = make_grid(images.float().cpu().clamp(-1, 1), nrow=3, padding=4, pad_value=1)
-        pixels = ((grid + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-        write_image(self.previews / f"step_{step:08d}.png", Picture(pixels))
+        write_grid(self.previews / f"step_{step:08d}.png", images)
         self._write_index()
 
     def _write_index(self) -> None:
