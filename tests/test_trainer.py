@@ -337,3 +337,31 @@ def test_evaluate_cli_cyclegan_grid(tmp_path, inversion_pairs):
     assert cv2.imread(str(grid)).shape == (4 * 34 + 2, 3 * 34 + 2, 3)  # 4 rows of 3, 2px gaps
     r = run_cli("evaluate", tmp_path / "run", tmp_path / "missing")
     assert r.returncode == 1 and "Traceback" not in r.stderr and "no such folder" in r.stderr
+
+
+def test_init_from_fine_tunes_another_runs_networks(tmp_path, inversion_pairs):
+    base = tiny("cyclegan", list(inversion_pairs), epochs=1, decay_epochs=0, steps_per_epoch=6)
+    train(base, tmp_path / "base", log=lambda m: None)
+    source = weights_of(tmp_path / "base")["task"]["nets"]
+    # A fine-tune at other settings (larger crops, no learning) starts from those weights, with
+    # fresh optimisers and its own step count.
+    fine = tiny("cyclegan", list(inversion_pairs), epochs=1, decay_epochs=0, steps_per_epoch=1,
+                lr=0.0, load_size=40, crop_size=40, init_from=str(tmp_path / "base"))  # fmt: skip
+    out = train(fine, tmp_path / "fine", log=lambda m: None)
+    assert out.step == 1
+    state = weights_of(tmp_path / "fine")
+    for net, weights in state["task"]["nets"].items():
+        for k, v in weights.items():
+            if v.is_floating_point() and "running" not in k:
+                assert torch.equal(v, source[net][k]), f"{net}.{k}"
+    assert state["task"]["optims"]["G"]["state"][0]["step"] == 1
+    folder = export_preset(tmp_path / "fine", "fine", out_dir=tmp_path / "presets")
+    manifest = json.loads((folder / "preset.json").read_text())
+    assert manifest["training"]["initialized_from"]["step"] == 6
+    assert manifest["training"]["steps"] == 1
+    # Networks of another shape, or nothing there: one line, no run folder left behind.
+    for source, message in [(tmp_path / "base", "does not match"), (tmp_path / "nope", "no such")]:
+        r = run_cli("--unpaired", *inversion_pairs, "-o", tmp_path / "bad", "--ngf", "16",
+                    "--depth", "2", "--workers", "0", "--init-from", source)  # fmt: skip
+        assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not (tmp_path / "bad").exists()

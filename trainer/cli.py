@@ -76,6 +76,9 @@ def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
 @click.option("--workers", type=int, default=2, show_default=True, help="Data-loading processes.")
+@click.option("--init-from", type=click.Path(path_type=str),
+              help="Start a new run from another run's (or checkpoint's) network weights, to "
+              "fine-tune at new settings; optimisers and schedule start afresh.")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--stop-after", type=int, help="End this session after N steps (resume later).")

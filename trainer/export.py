@@ -47,6 +47,7 @@ def export_preset(
     torch.save(stored, tmp / "generator.pth")
     records = run.records()
     val = [r for r in records if r.get("kind") == "val"]
+    init = next((r for r in records if r.get("kind") == "init"), None)
     train_rates = [r["steps_per_s"] for r in records if "steps_per_s" in r]
     hardware = sorted({r["hardware"] for r in records if r.get("kind") == "session"})
     manifest = {
@@ -61,6 +62,7 @@ def export_preset(
             "data": s.data,
             "data_counts": {d: _count_images(Path(d)) for d in s.data},
             "steps": step,
+            "initialized_from": init and {"checkpoint": init["from"], "step": init["from_step"]},
             "schedule": f"{s.epochs} epochs + {s.decay_epochs} decaying, "
             f"{s.steps_per_epoch or 'one pass'} steps each",
             "batch_size": s.batch_size,

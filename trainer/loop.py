@@ -31,7 +31,7 @@ from .data import (
     scan,
     split_holdout,
 )
-from .run import RunFolder
+from .run import RunFolder, checkpoint_of
 from .settings import Settings
 from .tasks import TASKS
 
@@ -194,9 +194,19 @@ def train(
         if rank == 0:
             log(f"resuming {run.root} at step {step} of {total}")
             run.truncate_log(step)
-    elif rank == 0:
-        run.root.mkdir(parents=True, exist_ok=True)
-        s.save(run.settings_path)
+    else:
+        origin = None
+        if s.init_from:
+            source = checkpoint_of(s.init_from)
+            origin = {"step": 0, "kind": "init", "from": str(source),
+                      "from_step": run.restore(task, source, nets_only=True)}  # fmt: skip
+        if rank == 0:
+            run.root.mkdir(parents=True, exist_ok=True)
+            s.save(run.settings_path)
+            run.truncate_log(0)  # a run that stopped before its first checkpoint starts over
+            if origin:
+                run.log(origin)
+                log(f"starting from the networks of {source} (step {origin['from_step']})")
 
     loader = DataLoader(
         train_set,

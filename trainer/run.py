@@ -31,6 +31,16 @@ def write_grid(path: Path, images: torch.Tensor, padding: int = 4) -> None:
     write_image(path, Picture(pixels))
 
 
+def checkpoint_of(source: str | Path) -> Path:
+    """A checkpoint file, or a run folder's latest one: what ``--init-from`` and friends accept."""
+    path = Path(source)
+    if path.is_dir():
+        path = RunFolder(path).latest
+    if not path.is_file():
+        raise StylizeError(f"{source}: no such checkpoint or run folder with a checkpoint")
+    return path
+
+
 class RunFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -64,13 +74,14 @@ class RunFolder:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise StylizeError(f"{path}: damaged or unreadable checkpoint ({first})") from None
 
-    def restore(self, task: Task, path: Path | None = None) -> int:
+    def restore(self, task: Task, path: Path | None = None, nets_only: bool = False) -> int:
         """Load a checkpoint (the latest by default) into ``task``'s networks, optimisers and
-        pools; returns its step. A checkpoint of other networks is a one-line error."""
+        pools (only the networks with ``nets_only``); returns its step. A checkpoint of other
+        networks is a one-line error."""
         path = path or self.latest
         state = self.load_checkpoint(path)
         try:
-            task.load_state_dict(state["task"])
+            task.load_state_dict(state["task"], nets_only)
         except (KeyError, RuntimeError) as e:
             # PyTorch heads its list of mismatches with "Error(s) in loading ...:"; name the first.
             lines = [x.strip() for x in str(e).splitlines() if x.strip()] or [type(e).__name__]

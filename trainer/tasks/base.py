@@ -97,9 +97,13 @@ class Task:
             "optims": {k: o.state_dict() for k, o in self.optims.items()},
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, nets_only: bool = False) -> None:
+        """Restore networks, optimisers (and pools); ``nets_only`` takes just the weights, to
+        fine-tune from another run."""
         for k, n in self.nets.items():
             self.plain(n).load_state_dict(state["nets"][k])
+        if nets_only:
+            return
         for k, o in self.optims.items():
             o.load_state_dict(state["optims"][k])
 

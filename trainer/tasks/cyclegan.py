@@ -84,7 +84,9 @@ class CycleGAN(Task):
     def state_dict(self):
         return super().state_dict() | {k: p.state_dict() for k, p in self.pools.items()}
 
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
+    def load_state_dict(self, state, nets_only=False):
+        super().load_state_dict(state, nets_only)
+        if nets_only:
+            return
         for k, p in self.pools.items():
             p.load_state_dict(state[k], self.device)
