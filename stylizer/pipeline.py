@@ -23,7 +23,7 @@ from .loading import load_generator
 from .pipes import parse_size, stylize_raw_stream
 from .sources import Job, plan_jobs
 from .temporal import make_smoother, smoothed
-from .video import Media, StageTimes, VideoOptions, is_video_path, stylize_video
+from .video import Media, StageTimes, VideoOptions, is_video_path, stylize_video, video_pixels
 
 
 def resized(picture: Picture, size: int | None = None, max_size: int | None = None) -> Picture:
@@ -59,10 +59,13 @@ class Stylizer:
         bn_stats: str = "image",
         precision: str = "auto",
         log: Callable[[str], None] = lambda msg: None,
+        workload: int = 0,
     ) -> None:
+        """``workload``: pixels (frames x size) the caller expects to process, if known; on a
+        CPU, ``backend="auto"`` compiles the model only when that is enough to pay off."""
         self.model = load_generator(weights, bn_stats=bn_stats)
         where = resolve_device(device)
-        self.engine: Engine = engine_class(backend, where, log)(
+        self.engine: Engine = engine_class(backend, where, log, workload)(
             self.model, where, memory_budget, tile, precision
         )
         self.max_batch = max(1, batch_size)
@@ -175,9 +178,11 @@ def stylize_files(
             todo.append(job)
     if not todo:
         return summary
-    stylizer = stylizer or Stylizer(weights, log=log, **stylizer_options)
     videos = [job for job in todo if is_video_path(job.source)]
     images = [job for job in todo if not is_video_path(job.source)]
+    if stylizer is None:
+        workload = sum(video_pixels(job.source) for job in videos)
+        stylizer = Stylizer(weights, log=log, workload=workload, **stylizer_options)
     if benchmark and images:
         log(f"--benchmark measures videos; {len(images)} image(s) left alone")
         images = []

@@ -50,6 +50,20 @@ def is_video_path(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
+def video_pixels(path: Path) -> int:
+    """Frames times frame size, from the container's metadata (0 when it does not say): how much
+    work a video is, before decoding any of it."""
+    try:
+        with av.open(str(path)) as inp:
+            vin = inp.streams.video[0]
+            frames = vin.frames
+            if not frames and inp.duration and vin.average_rate:
+                frames = int(inp.duration / av.time_base * vin.average_rate)
+            return int(frames) * vin.width * vin.height
+    except (av.FFmpegError, OSError, ValueError, IndexError):
+        return 0
+
+
 @dataclass
 class VideoOptions:
     """Encoder choices; None picks a sensible default for the container and source."""

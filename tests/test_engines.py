@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 import torch
+from conftest import write_video
 
-from stylizer.engines import ENGINES, engine_class
-from stylizer.pipeline import Stylizer
+from stylizer.engines import ENGINES, engine_class, registry
+from stylizer.pipeline import Stylizer, stylize_files
+from stylizer.video import video_pixels
 
 
 def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
@@ -36,6 +38,26 @@ def test_auto_and_fallback_choose_a_backend_that_runs_here():
     assert notices == [
         "backend unrunnable is unavailable (needs hardware this machine lacks); using eager"
     ]
+
+
+def test_auto_compiles_on_a_cpu_only_when_the_job_is_long(monkeypatch, tiny_weights, tmp_path):
+    cpu, notices = torch.device("cpu"), []
+    limit = registry.CPU_COMPILE_PIXELS
+    assert engine_class("auto", cpu, notices.append, workload=limit - 1).name == "eager"
+    assert engine_class("auto", cpu, notices.append, workload=limit).name == "compile"
+    assert notices == ["a long job: compiling the model first (backend compile)"]
+    # stylize_files measures its videos from their metadata, before decoding them.
+    clip = write_video(tmp_path / "clip.mp4", frames(6))
+    assert video_pixels(clip) == 6 * 48 * 64
+    assert video_pixels(tmp_path / "missing.mp4") == 0
+    monkeypatch.setattr(registry, "CPU_COMPILE_PIXELS", 6 * 48 * 64)
+    logged = []
+    summary = stylize_files([str(clip)], tiny_weights, benchmark=True, log=logged.append)
+    assert summary.benchmarked == [clip] and notices[0] in logged, logged
+    monkeypatch.setattr(registry, "CPU_COMPILE_PIXELS", 6 * 48 * 64 + 1)
+    logged.clear()
+    stylize_files([str(clip)], tiny_weights, benchmark=True, log=logged.append)
+    assert notices[0] not in logged
 
 
 def test_compile_without_a_compiler_falls_back_with_a_notice(monkeypatch, tmp_path):
