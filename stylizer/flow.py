@@ -49,18 +49,34 @@ def sample_map(flow: np.ndarray, width: int | None = None, height: int | None = 
     """Absolute sampling coordinates ``x + F(x)`` as an HxWx2 map for ``cv2.remap``, at the
     flow's resolution or at ``width`` x ``height`` (vectors scaled to match).
 
-    The map is built at the flow's resolution and resized once: resizing is linear, so the
-    identity part of the map stays exact (but within half a flow pixel of the border).
+    The map is built at the flow's resolution and resized once (``coarse_map``): resizing is
+    linear, so the identity part of the map stays exact (but within half a flow pixel of the
+    border).
     """
+    m = coarse_map(flow, width, height)
     h, w = flow.shape[:2]
-    width, height = width or w, height or h
-    sx, sy = width / w, height / h
+    if (width or w, height or h) == (w, h):
+        return m
+    return cv2.resize(m, (width or w, height or h), interpolation=cv2.INTER_LINEAR)
+
+
+def coarse_map(flow: np.ndarray, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """``sample_map`` at the flow's resolution, in the coordinates of a ``width`` x ``height``
+    image: resized linearly (``cv2.resize`` or ``upsample``), it is the full map."""
+    h, w = flow.shape[:2]
+    sx, sy = (width or w) / w, (height or h) / h
     m = flow * np.float32([sx, sy])
     m[..., 0] += (np.arange(w, dtype=np.float32) + 0.5) * sx - 0.5
     m[..., 1] += ((np.arange(h, dtype=np.float32) + 0.5) * sy - 0.5)[:, None]
-    if (width, height) == (w, h):
-        return m
-    return cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
+    return m
+
+
+def upsample(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """An HxWxC float tensor resized to ``height`` x ``width`` as ``cv2.resize`` with
+    ``INTER_LINEAR`` enlarges (pixel centres aligned)."""
+    nchw = image.permute(2, 0, 1)[None]
+    out = F.interpolate(nchw, size=(height, width), mode="bilinear", align_corners=False)
+    return out[0].permute(1, 2, 0)
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:

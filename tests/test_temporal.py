@@ -11,7 +11,6 @@ from stylizer.flicker import camera_move, measure_flicker, visible_mask
 from stylizer.flow import dis_flow, to_gray
 from stylizer.pipeline import Stylizer, stylize_files
 from stylizer.temporal import make_smoother, smoothed
-from stylizer.temporal.flow import FlowSmoother
 
 
 def photo() -> np.ndarray:
@@ -102,24 +101,17 @@ def test_scene_cut_restarts_the_history(name):
 
 
 def test_tensor_warp_and_blend_match_opencv():
-    clip = camera_move(photo(), 2, (96, 64), shift=(2.5, -1.5))
+    clip = camera_move(photo(), 5, (96, 64), shift=(2.5, -1.5))
+    clip.insert(3, np.full_like(clip[0], 30))  # a cut: the history on the device restarts
     per_frame = FlickeryStylizer()(clip)
-    cpu = make_smoother("flow")(clip, per_frame)[1]
-
-    class TensorPath(FlowSmoother):  # the GPU code path, run on the CPU
-        def step(self, inp, out):
-            self.device = torch.device("cuda")  # only chooses the branch below
-            try:
-                return super().step(inp, out)
-            finally:
-                self.device = torch.device("cpu")
-
-        def _blend_tensor(self, out, flow, weight):
-            self.device = torch.device("cpu")
-            return super()._blend_tensor(out, flow, weight)
-
-    tensor = TensorPath()(clip, per_frame)[1]
-    assert np.abs(cpu.astype(int) - tensor).max() <= 2
+    cpu = make_smoother("flow")(clip, per_frame)
+    smoother = make_smoother("flow")
+    smoother.on_device = True  # the GPU code path, run on the CPU
+    tensor = smoother(clip, per_frame)
+    assert np.array_equal(tensor[3], per_frame[3]) and np.array_equal(tensor[4], per_frame[4])
+    for a, b in zip(cpu, tensor, strict=True):
+        assert np.abs(a.astype(int) - b).max() <= 2
+    assert not np.array_equal(tensor[5], per_frame[5])
 
 
 def test_strength_is_checked():

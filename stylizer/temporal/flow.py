@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..flow import dis_flow, inside, sample_map, warp, warp_tensor
+from ..flow import coarse_map, dis_flow, inside, sample_map, upsample, warp, warp_tensor
 from .base import Smoother, register_smoother
 
 #: Grey-level error (0-255) at which a warped pixel stops counting as the same surface.
@@ -29,6 +29,19 @@ MIN_VISIBLE = 0.4
 class FlowSmoother(Smoother):
     default_strength = 0.6
 
+    def __init__(self, strength: float | None = None, device: torch.device | None = None) -> None:
+        super().__init__(strength, device)
+        #: Warp and blend on the device (frames stylized on a GPU); tests set it on a CPU.
+        self.on_device = self.device.type == "cuda"
+
+    def reset(self) -> None:
+        super().reset()
+        self.prev_tensor: torch.Tensor | None = None  # ``prev_out`` on the device, NCHW float
+
+    def restart(self, gray: np.ndarray, out: np.ndarray) -> np.ndarray:
+        self.prev_tensor = None
+        return super().restart(gray, out)
+
     def step(self, inp: np.ndarray, out: np.ndarray) -> np.ndarray:
         gray = self.analysis_gray(inp)
         if self.is_cut(gray) or self.prev_out.shape != out.shape or max(gray.shape) < MIN_SIDE:
@@ -39,30 +52,34 @@ class FlowSmoother(Smoother):
         if visible.mean() < MIN_VISIBLE:
             return self.restart(gray, out)
         h, w = out.shape[:2]
-        weight = cv2.resize(
-            (visible * (255 * self.strength)).astype(np.uint8), (w, h), cv2.INTER_LINEAR
-        )
-        coords = sample_map(flow, w, h)
-        if self.device.type == "cuda":
-            result = self._blend_tensor(out, coords, weight)
+        if self.on_device:
+            result = self._blend_tensor(out, coarse_map(flow, w, h), visible * self.strength)
         else:
-            moved = cv2.remap(self.prev_out, coords, None, cv2.INTER_LINEAR,
+            weight = cv2.resize(
+                (visible * (255 * self.strength)).astype(np.uint8), (w, h), cv2.INTER_LINEAR
+            )
+            moved = cv2.remap(self.prev_out, sample_map(flow, w, h), None, cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
             result = blend(moved.reshape(out.shape), out, weight)
         self.prev_gray, self.prev_out = gray, result
         return result
 
-    def _blend_tensor(self, out: np.ndarray, coords: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        """The warp and blend on the device, for frames that are stylized there."""
+    def _blend_tensor(self, out: np.ndarray, coarse: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """The warp and blend on the device. Only the frame and the small analysis-size map and
+        weights go up: the full-size ones are made there, and the last result stays there."""
 
         def dev(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(a).to(self.device, non_blocking=True)
 
-        prev = dev(self.prev_out).permute(2, 0, 1)[None].float()
-        moved = warp_tensor(prev, dev(coords))[0].permute(1, 2, 0)
-        wt = dev(weight)[..., None].float() / 255
-        result = torch.lerp(dev(out).float(), moved, wt)
-        return result.round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+        h, w = out.shape[:2]
+        prev = self.prev_tensor
+        if prev is None:
+            prev = dev(self.prev_out).permute(2, 0, 1)[None].float()
+        moved = warp_tensor(prev, upsample(dev(coarse), h, w))
+        wt = upsample(dev(weight.astype(np.float32))[..., None], h, w).permute(2, 0, 1)[None]
+        fresh = dev(out).permute(2, 0, 1)[None].float()
+        self.prev_tensor = torch.lerp(fresh, moved, wt).round_().clamp_(0, 255)
+        return self.prev_tensor[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
 
 
 def blend(moved: np.ndarray, fresh: np.ndarray, weight: np.ndarray) -> np.ndarray:
