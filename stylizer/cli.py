@@ -40,7 +40,11 @@ def _describe_presets() -> str:
         training = p.manifest.get("training", {})
         if training.get("steps"):
             where = ", ".join(training.get("hardware", [])) or p.manifest.get("hardware", "")
-            details.append(f"trained {training['steps']} steps" + (f" on {where}" if where else ""))
+            start = (training.get("initialized_from") or {}).get("step")
+            after = f" (fine-tuned from a {start}-step run)" if start else ""
+            details.append(
+                f"trained {training['steps']} steps{after}" + (f" on {where}" if where else "")
+            )
         details += (
             [f"input: {p.manifest['intended_input']}"] if "intended_input" in p.manifest else []
         )
