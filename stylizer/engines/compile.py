@@ -11,6 +11,7 @@ than compiling a graph for one more batch size.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -42,6 +43,9 @@ class CompiledEngine(Engine):
         super().__init__(*args, **kwargs)
         default = "reduce-overhead" if self.device.type == "cuda" else "default"
         self.mode = os.environ.get("STYLIZE_COMPILE_MODE", default)
+        if self.device.type == "cpu":
+            # Inductor's C++ toolchain lookup warns that a CUDA toolkit without a GPU is unused.
+            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         self.compiled = torch.compile(self.model, mode=self.mode)
         self.batch_for: dict[tuple[int, int], int] = {}
 
