@@ -43,7 +43,8 @@ def _describe_presets() -> str:
             start = (training.get("initialized_from") or {}).get("step")
             after = f" (fine-tuned from a {start}-step run)" if start else ""
             details.append(
-                f"trained {training['steps']} steps{after}" + (f" on {where}" if where else "")
+                f"trained {training['steps']} step{'s' * (training['steps'] != 1)}{after}"
+                + (f" on {where}" if where else "")
             )
         details += (
             [f"input: {p.manifest['intended_input']}"] if "intended_input" in p.manifest else []
