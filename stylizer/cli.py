@@ -41,7 +41,7 @@ def _describe_presets() -> str:
         if training.get("steps"):
             where = ", ".join(training.get("hardware", [])) or p.manifest.get("hardware", "")
             start = (training.get("initialized_from") or {}).get("step")
-            after = f" (fine-tuned from a {start}-step run)" if start else ""
+            after = f" (fine-tuned from a run of {start} step{'s' * (start != 1)})" if start else ""
             details.append(
                 f"trained {training['steps']} step{'s' * (training['steps'] != 1)}{after}"
                 + (f" on {where}" if where else "")

@@ -361,7 +361,7 @@ def test_init_from_fine_tunes_another_runs_networks(tmp_path, inversion_pairs):
     assert manifest["training"]["steps"] == 1
     listed = subprocess.run([sys.executable, "-m", "stylizer", "--list-presets"], capture_output=True,
                             text=True, env=os.environ | {"STYLIZE_PRESETS": str(folder.parent)})  # fmt: skip
-    assert "trained 1 step (fine-tuned from a 6-step run)" in listed.stdout, listed.stdout
+    assert "trained 1 step (fine-tuned from a run of 6 steps)" in listed.stdout, listed.stdout
     # Networks of another shape, or nothing there: one line, no run folder left behind.
     for source, message in [(tmp_path / "base", "does not match"), (tmp_path / "nope", "no such")]:
         r = run_cli("--unpaired", *inversion_pairs, "-o", tmp_path / "bad", "--ngf", "16",
