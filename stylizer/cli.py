@@ -27,6 +27,10 @@ def _err(msg: str) -> None:
     click.echo(f"stylize: {msg}", err=True)
 
 
+def _steps(n: int) -> str:
+    return f"{n} step{'s' * (n != 1)}"
+
+
 def _describe_presets() -> str:
     presets = list_presets()
     if not presets:
@@ -41,10 +45,9 @@ def _describe_presets() -> str:
         if training.get("steps"):
             where = ", ".join(training.get("hardware", [])) or p.manifest.get("hardware", "")
             start = (training.get("initialized_from") or {}).get("step")
-            after = f" (fine-tuned from a run of {start} step{'s' * (start != 1)})" if start else ""
+            after = f" (fine-tuned from a run of {_steps(start)})" if start else ""
             details.append(
-                f"trained {training['steps']} step{'s' * (training['steps'] != 1)}{after}"
-                + (f" on {where}" if where else "")
+                f"trained {_steps(training['steps'])}{after}" + (f" on {where}" if where else "")
             )
         details += (
             [f"input: {p.manifest['intended_input']}"] if "intended_input" in p.manifest else []
