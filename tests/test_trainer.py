@@ -368,3 +368,43 @@ def test_init_from_fine_tunes_another_runs_networks(tmp_path, inversion_pairs):
                     "--depth", "2", "--workers", "0", "--init-from", source)  # fmt: skip
         assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert not (tmp_path / "bad").exists()
+
+
+def test_init_from_a_preset_or_generator_file_fine_tunes_its_generator(
+    tmp_path, inversion_pairs, monkeypatch
+):
+    base = tiny("pix2pix", list(inversion_pairs), epochs=1, decay_epochs=0, steps_per_epoch=4)
+    train(base, tmp_path / "base", log=lambda m: None)
+    folder = export_preset(tmp_path / "base", "inverse", out_dir=tmp_path / "presets")
+    shipped = torch.load(folder / "generator.pth", weights_only=True)  # fp16, as presets ship
+    reference_file = tmp_path / "base" / "export" / "inverse_net_G.pth"  # the reference's layout
+    monkeypatch.setenv("STYLIZE_PRESETS", str(tmp_path / "presets"))
+    source_d = weights_of(tmp_path / "base")["task"]["nets"]["D"]
+    for i, (source, expected) in enumerate(
+        [("inverse", shipped), (str(folder), shipped), (str(reference_file), None)]
+    ):
+        expected = expected or torch.load(reference_file, weights_only=True)
+        fine = tiny("pix2pix", list(inversion_pairs), epochs=1, decay_epochs=0, steps_per_epoch=1,
+                    lr=0.0, init_from=source, seed=1)  # fmt: skip
+        train(fine, tmp_path / f"fine{i}", log=lambda m: None)
+        nets = weights_of(tmp_path / f"fine{i}")["task"]["nets"]
+        for k, v in expected.items():
+            if v.is_floating_point() and "running" not in k:  # batch-norm statistics move
+                assert torch.equal(nets["G"][k], v.float()), f"{source}: G.{k}"
+        # The discriminator is not in a generator file: it starts fresh, not from the base run.
+        assert not torch.equal(nets["D"]["model.0.weight"], source_d["model.0.weight"])
+        init = json.loads((tmp_path / f"fine{i}" / "log.jsonl").read_text().splitlines()[0])
+        assert init["kind"] == "init" and init["generator_only"]
+        assert init["from_step"] == (4 if i < 2 else None)
+    manifest = json.loads((export_preset(tmp_path / "fine0", "again", out_dir=tmp_path / "p2")
+                           / "preset.json").read_text())  # fmt: skip
+    assert manifest["training"]["initialized_from"] == {
+        "checkpoint": str(folder / "generator.pth"), "step": 4, "generator_only": True}  # fmt: skip
+    # Another architecture, or a name that is nothing: one line, no run folder left behind.
+    cases = [("inverse", "this run trains a ResNet"), ("nothing", "no preset named 'nothing'"),
+             (str(tmp_path / "no.pth"), "no such run folder, checkpoint, preset or weight file")]  # fmt: skip
+    for source, message in cases:
+        r = run_cli("--paired", *inversion_pairs, "-o", tmp_path / "bad", "--arch", "resnet",
+                    "--ngf", "8", "--depth", "2", "--workers", "0", "--init-from", source)  # fmt: skip
+        assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not (tmp_path / "bad").exists()

@@ -78,7 +78,8 @@ def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
 @click.option("--workers", type=int, default=2, show_default=True, help="Data-loading processes.")
 @click.option("--init-from", type=click.Path(path_type=str),
               help="Start a new run from another run's (or checkpoint's) network weights, to "
-              "fine-tune at new settings; optimisers and schedule start afresh.")  # fmt: skip
+              "fine-tune at new settings; or from a preset or generator file (its generator "
+              "only, the rest fresh). Optimisers and schedule start afresh.")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--stop-after", type=int, help="End this session after N steps (resume later).")

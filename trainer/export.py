@@ -62,7 +62,12 @@ def export_preset(
             "data": s.data,
             "data_counts": {d: _count_images(Path(d)) for d in s.data},
             "steps": step,
-            "initialized_from": init and {"checkpoint": init["from"], "step": init["from_step"]},
+            "initialized_from": init
+            and {
+                "checkpoint": init["from"],
+                "step": init["from_step"],
+                "generator_only": init.get("generator_only", False),
+            },
             "schedule": f"{s.epochs} epochs + {s.decay_epochs} decaying, "
             f"{s.steps_per_epoch or 'one pass'} steps each",
             "batch_size": s.batch_size,

@@ -31,7 +31,7 @@ from .data import (
     scan,
     split_holdout,
 )
-from .run import RunFolder, checkpoint_of
+from .run import RunFolder, start_from
 from .settings import Settings
 from .tasks import TASKS
 
@@ -197,16 +197,16 @@ def train(
     else:
         origin = None
         if s.init_from:
-            source = checkpoint_of(s.init_from)
-            origin = {"step": 0, "kind": "init", "from": str(source),
-                      "from_step": run.restore(task, source, nets_only=True)}  # fmt: skip
+            origin = {"step": 0, "kind": "init"} | start_from(run, task, s.init_from)
         if rank == 0:
             run.root.mkdir(parents=True, exist_ok=True)
             s.save(run.settings_path)
             run.truncate_log(0)  # a run that stopped before its first checkpoint starts over
             if origin:
                 run.log(origin)
-                log(f"starting from the networks of {source} (step {origin['from_step']})")
+                what = "the generator" if origin.get("generator_only") else "the networks"
+                at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
+                log(f"starting from {what} of {origin['from']}{at}")
 
     loader = DataLoader(
         train_set,

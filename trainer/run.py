@@ -6,6 +6,7 @@ import html
 import json
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,9 @@ from torchvision.utils import make_grid
 
 from stylizer.errors import StylizeError
 from stylizer.images import Picture, write_image
+from stylizer.loading import resolve
+from stylizer.presets import MANIFEST
+from stylizer.weights import generator_from_state, read_state_dict
 
 from .settings import Settings
 
@@ -31,14 +35,46 @@ def write_grid(path: Path, images: torch.Tensor, padding: int = 4) -> None:
     write_image(path, Picture(pixels))
 
 
-def checkpoint_of(source: str | Path) -> Path:
-    """A checkpoint file, or a run folder's latest one: what ``--init-from`` and friends accept."""
+def start_from(run: RunFolder, task: Task, source: str) -> dict:
+    """Load a new run's starting weights from ``source`` (``--init-from``) and return the log
+    record that says so.
+
+    A run folder or training checkpoint gives every network. A preset (name or folder) or a
+    generator weight file, the reference's ``latest_net_G_A.pth`` included, gives the generator
+    that maps the run's first image set to its second; the discriminators (and CycleGAN's
+    generator back) start fresh, so a shipped style can be fine-tuned on new images.
+    """
     path = Path(source)
-    if path.is_dir():
+    if path.is_dir() and not (path / MANIFEST).is_file():
         path = RunFolder(path).latest
-    if not path.is_file():
-        raise StylizeError(f"{source}: no such checkpoint or run folder with a checkpoint")
-    return path
+        if not path.is_file():
+            raise StylizeError(f"{source}: a folder with no checkpoint (not a run folder)")
+    elif not path.exists() and (path.suffix or "/" in source):
+        raise StylizeError(f"{source}: no such run folder, checkpoint, preset or weight file")
+    if path.is_file() and _is_checkpoint(path):
+        return {"from": str(path), "from_step": run.restore(task, path, nets_only=True)}
+    weights, preset = resolve(source)
+    loaded = generator_from_state(
+        read_state_dict(weights), preset.spec if preset else None, str(weights)
+    )
+    target = task.generator_for("AtoB")
+    if replace(loaded.spec, dropout=False) != replace(target.spec, dropout=False):
+        raise StylizeError(
+            f"{source}: holds a {loaded.spec.describe()}; this run trains a "
+            f"{target.spec.describe()} (set --arch, --ngf, --depth and --norm to match)"
+        )
+    target.load_state_dict(loaded.state_dict())
+    steps = (preset.manifest.get("training") or {}).get("steps") if preset else None
+    return {"from": str(weights), "from_step": steps, "generator_only": True}
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """A training checkpoint (every network, optimisers, step) rather than bare generator weights."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return False  # not ours; the weight-file reader says what is wrong with it
+    return isinstance(state, dict) and "task" in state and "step" in state
 
 
 class RunFolder:

@@ -51,7 +51,7 @@ class Settings:
     precision: str = "auto"  # auto, fp32, bf16
     channels_last: bool = True
     compile: bool = False
-    init_from: str = ""  # checkpoint or run folder whose network weights a new run starts from
+    init_from: str = ""  # run, checkpoint, preset or generator file a new run starts from
 
     def resolve(self) -> Settings:
         """Fill the task-dependent defaults and check the values."""

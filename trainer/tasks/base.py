@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from stylizer.models import GeneratorSpec, PatchDiscriminator, build_generator
+from stylizer.models import Generator, GeneratorSpec, PatchDiscriminator, build_generator
 from stylizer.registry import Registry
 
 from ..settings import Settings
@@ -87,9 +87,15 @@ class Task:
         """Validation figures for a held-out batch and its preview rows (N x 3 images)."""
         raise NotImplementedError
 
+    def generator_for(self, direction: str) -> Generator:
+        """The generator (unwrapped) that translates ``direction``: what a preset exports and what
+        a fine-tune from a preset starts."""
+        raise NotImplementedError
+
     def export(self, direction: str) -> tuple[dict[str, torch.Tensor], GeneratorSpec]:
         """The generator for ``direction`` as a plain state dict and its spec."""
-        raise NotImplementedError
+        g = self.generator_for(direction)
+        return g.state_dict(), g.spec
 
     def state_dict(self) -> dict:
         return {

@@ -77,9 +77,8 @@ class CycleGAN(Task):
         )
         return metrics, torch.stack([im for row in rows for im in row])
 
-    def export(self, direction):
-        g = self.plain(self.nets["G_A" if direction == "AtoB" else "G_B"])
-        return g.state_dict(), g.spec
+    def generator_for(self, direction):
+        return self.plain(self.nets["G_A" if direction == "AtoB" else "G_B"])
 
     def state_dict(self):
         return super().state_dict() | {k: p.state_dict() for k, p in self.pools.items()}
