@@ -44,8 +44,11 @@ def _describe_presets() -> str:
         training = p.manifest.get("training", {})
         if training.get("steps"):
             where = ", ".join(training.get("hardware", [])) or p.manifest.get("hardware", "")
-            start = (training.get("initialized_from") or {}).get("step")
-            after = f" (fine-tuned from a run of {_steps(start)})" if start else ""
+            init = training.get("initialized_from") or {}
+            source = "a generator trained" if init.get("generator_only") else "a run of"
+            after = (
+                f" (fine-tuned from {source} {_steps(init['step'])})" if init.get("step") else ""
+            )
             details.append(
                 f"trained {_steps(training['steps'])}{after}" + (f" on {where}" if where else "")
             )

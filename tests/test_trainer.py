@@ -400,6 +400,9 @@ def test_init_from_a_preset_or_generator_file_fine_tunes_its_generator(
                            / "preset.json").read_text())  # fmt: skip
     assert manifest["training"]["initialized_from"] == {
         "checkpoint": str(folder / "generator.pth"), "step": 4, "generator_only": True}  # fmt: skip
+    listed = subprocess.run([sys.executable, "-m", "stylizer", "--list-presets"], capture_output=True,
+                            text=True, env=os.environ | {"STYLIZE_PRESETS": str(tmp_path / "p2")})  # fmt: skip
+    assert "trained 1 step (fine-tuned from a generator trained 4 steps)" in listed.stdout
     # Another architecture, or a name that is nothing: one line, no run folder left behind.
     cases = [("inverse", "this run trains a ResNet"), ("nothing", "no preset named 'nothing'"),
              (str(tmp_path / "no.pth"), "no such run folder, checkpoint, preset or weight file")]  # fmt: skip
