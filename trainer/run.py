@@ -51,8 +51,9 @@ def start_from(run: RunFolder, task: Task, source: str) -> dict:
             raise StylizeError(f"{source}: a folder with no checkpoint (not a run folder)")
     elif not path.exists() and (path.suffix or "/" in source):
         raise StylizeError(f"{source}: no such run folder, checkpoint, preset or weight file")
-    if path.is_file() and _is_checkpoint(path):
-        return {"from": str(path), "from_step": run.restore(task, path, nets_only=True)}
+    state = _checkpoint_in(path) if path.is_file() else None
+    if state is not None:
+        return {"from": str(path), "from_step": run.restore(task, path, True, state)}
     weights, preset = resolve(source)
     loaded = generator_from_state(
         read_state_dict(weights), preset.spec if preset else None, str(weights)
@@ -68,13 +69,14 @@ def start_from(run: RunFolder, task: Task, source: str) -> dict:
     return {"from": str(weights), "from_step": steps, "generator_only": True}
 
 
-def _is_checkpoint(path: Path) -> bool:
-    """A training checkpoint (every network, optimisers, step) rather than bare generator weights."""
+def _checkpoint_in(path: Path) -> dict | None:
+    """The training checkpoint (every network, optimisers, step) ``path`` holds, or None for
+    bare generator weights or anything else."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
-        return False  # not ours; the weight-file reader says what is wrong with it
-    return isinstance(state, dict) and "task" in state and "step" in state
+        return None  # not ours; the weight-file reader says what is wrong with it
+    return state if isinstance(state, dict) and "task" in state and "step" in state else None
 
 
 class RunFolder:
@@ -110,12 +112,18 @@ class RunFolder:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise StylizeError(f"{path}: damaged or unreadable checkpoint ({first})") from None
 
-    def restore(self, task: Task, path: Path | None = None, nets_only: bool = False) -> int:
-        """Load a checkpoint (the latest by default) into ``task``'s networks, optimisers and
-        pools (only the networks with ``nets_only``); returns its step. A checkpoint of other
-        networks is a one-line error."""
+    def restore(
+        self,
+        task: Task,
+        path: Path | None = None,
+        nets_only: bool = False,
+        state: dict | None = None,
+    ) -> int:
+        """Load a checkpoint (the latest by default, or ``path``'s ``state`` already read) into
+        ``task``'s networks, optimisers and pools (only the networks with ``nets_only``); returns
+        its step. A checkpoint of other networks is a one-line error."""
         path = path or self.latest
-        state = self.load_checkpoint(path)
+        state = self.load_checkpoint(path) if state is None else state
         try:
             task.load_state_dict(state["task"], nets_only)
         except (KeyError, RuntimeError) as e:
