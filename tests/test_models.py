@@ -170,6 +170,9 @@ def test_discriminator_and_junk_are_explained(tmp_path):
     (tmp_path / "cut.pth").write_bytes(good.read_bytes()[:1000])
     with pytest.raises(StylizeError, match="not a readable"):
         load_generator(tmp_path / "cut.pth")
+    (tmp_path / "text.pth").write_text("junk\n")  # the unpickler fails with a KeyError here
+    with pytest.raises(StylizeError, match="not a"):
+        load_generator(tmp_path / "text.pth")
     (tmp_path / "empty.pth").write_bytes(b"")
     with pytest.raises(StylizeError, match="empty"):
         load_generator(tmp_path / "empty.pth")
