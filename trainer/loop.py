@@ -12,7 +12,8 @@ import platform
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,17 +123,26 @@ def _cpuinfo() -> list[str]:
         return []
 
 
-def _setup_distributed() -> tuple[int, int, torch.device | None]:
+@contextmanager
+def _distributed() -> Iterator[tuple[int, int, torch.device | None]]:
+    """Rank, world size and the rank's device under torchrun (0, 1, None otherwise). A process
+    group started here is ended here: left to interpreter shutdown, gloo's worker threads can
+    abort the process (SIGABRT) after training has finished."""
     if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
-        return 0, 1, None
+        yield 0, 1, None
+        return
     backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if not torch.distributed.is_initialized():
+    started = not torch.distributed.is_initialized()
+    if started:
         torch.distributed.init_process_group(backend)
-    rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
     device = (
         torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if backend == "nccl" else None
     )
-    return rank, world, device
+    try:
+        yield torch.distributed.get_rank(), torch.distributed.get_world_size(), device
+    finally:
+        if started:
+            torch.distributed.destroy_process_group()
 
 
 class _StopRequest:
@@ -176,100 +186,104 @@ def train(
         raise StylizeError(f"{run_dir}: not a run folder (no settings.json) and no data given")
     else:
         s = settings.resolve()
-    rank, world, dist_device = _setup_distributed()
-    dev = dist_device or torch.device(
-        "cuda"
-        if device == "auto" and torch.cuda.is_available()
-        else ("cpu" if device == "auto" else device)
-    )
-    train_set, val_set = build_data(s, log)
-    steps_per_epoch = s.steps_per_epoch or max(1, len(train_set) // (s.batch_size * world))
-    total = (s.epochs + s.decay_epochs) * steps_per_epoch
+    with _distributed() as (rank, world, dist_device):
+        dev = dist_device or torch.device(
+            "cuda"
+            if device == "auto" and torch.cuda.is_available()
+            else ("cpu" if device == "auto" else device)
+        )
+        train_set, val_set = build_data(s, log)
+        steps_per_epoch = s.steps_per_epoch or max(1, len(train_set) // (s.batch_size * world))
+        total = (s.epochs + s.decay_epochs) * steps_per_epoch
 
-    torch.manual_seed(s.seed)
-    task = TASKS[s.task](s, dev)
-    step = 0
-    if run.latest.is_file():
-        step = run.restore(task)
+        torch.manual_seed(s.seed)
+        task = TASKS[s.task](s, dev)
+        step = 0
+        if run.latest.is_file():
+            step = run.restore(task)
+            if rank == 0:
+                log(f"resuming {run.root} at step {step} of {total}")
+                run.truncate_log(step)
+        else:
+            origin = None
+            if s.init_from:
+                origin = {"step": 0, "kind": "init"} | start_from(run, task, s.init_from)
+            if rank == 0:
+                run.root.mkdir(parents=True, exist_ok=True)
+                s.save(run.settings_path)
+                run.truncate_log(0)  # a run that stopped before its first checkpoint starts over
+                if origin:
+                    run.log(origin)
+                    what = "the generator" if origin.get("generator_only") else "the networks"
+                    at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
+                    log(f"starting from {what} of {origin['from']}{at}")
+
+        loader = DataLoader(
+            train_set,
+            batch_size=s.batch_size,
+            sampler=StepSampler(len(train_set), s.seed, step * s.batch_size, rank, world),
+            num_workers=s.workers,
+            persistent_workers=False,
+        )
+        val_batch = (
+            next(iter(DataLoader(val_set, batch_size=len(val_set)))) if len(val_set) else None
+        )
+        end = total if stop_after is None else min(total, step + stop_after)
+        bar = tqdm(
+            total=total,
+            initial=step,
+            unit="step",
+            disable=not progress or rank != 0,
+            dynamic_ncols=True,
+        )
+        outcome = Outcome(step, total)
+
+        def checkpoint(keep: bool) -> None:
+            if rank == 0:
+                run.save_checkpoint({"task": task.state_dict(), "step": step}, step, keep)
+
+        def preview() -> None:
+            if rank != 0 or val_batch is None:
+                return
+            metrics, images = task.evaluate(val_batch)
+            run.log({"step": step, "kind": "val", **metrics})
+            shown = images[: PREVIEW_SAMPLES * 3 * (2 if s.task == "cyclegan" else 1)]
+            run.save_preview(step, shown, metrics)
+            run.plot_losses()
+
         if rank == 0:
-            log(f"resuming {run.root} at step {step} of {total}")
-            run.truncate_log(step)
-    else:
-        origin = None
-        if s.init_from:
-            origin = {"step": 0, "kind": "init"} | start_from(run, task, s.init_from)
-        if rank == 0:
-            run.root.mkdir(parents=True, exist_ok=True)
-            s.save(run.settings_path)
-            run.truncate_log(0)  # a run that stopped before its first checkpoint starts over
-            if origin:
-                run.log(origin)
-                what = "the generator" if origin.get("generator_only") else "the networks"
-                at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
-                log(f"starting from {what} of {origin['from']}{at}")
-
-    loader = DataLoader(
-        train_set,
-        batch_size=s.batch_size,
-        sampler=StepSampler(len(train_set), s.seed, step * s.batch_size, rank, world),
-        num_workers=s.workers,
-        persistent_workers=False,
-    )
-    val_batch = next(iter(DataLoader(val_set, batch_size=len(val_set)))) if len(val_set) else None
-    end = total if stop_after is None else min(total, step + stop_after)
-    bar = tqdm(
-        total=total,
-        initial=step,
-        unit="step",
-        disable=not progress or rank != 0,
-        dynamic_ncols=True,
-    )
-    outcome = Outcome(step, total)
-
-    def checkpoint(keep: bool) -> None:
-        if rank == 0:
-            run.save_checkpoint({"task": task.state_dict(), "step": step}, step, keep)
-
-    def preview() -> None:
-        if rank != 0 or val_batch is None:
-            return
-        metrics, images = task.evaluate(val_batch)
-        run.log({"step": step, "kind": "val", **metrics})
-        shown = images[: PREVIEW_SAMPLES * 3 * (2 if s.task == "cyclegan" else 1)]
-        run.save_preview(step, shown, metrics)
-        run.plot_losses()
-
-    if rank == 0:
-        run.log({"step": step, "kind": "session", "hardware": hardware(dev, world)})
-    data = iter(loader)
-    started, t0 = step, time.monotonic()
-    stop = _StopRequest()
-    try:
-        while step < end and not stop.requested:
-            batch = next(data)
-            epoch = step // steps_per_epoch
-            for opt in task.optims.values():
-                for group in opt.param_groups:
-                    group["lr"] = s.lr * lr_factor(s, epoch)
-            torch.manual_seed(s.seed * 7919 + step)
-            losses = task.train_step(batch)
-            step += 1
-            if rank == 0 and (step % 10 == 0 or step == end):
-                rate = (step - started) / max(time.monotonic() - t0, 1e-9)
-                run.log({"step": step, "kind": "train", "epoch": epoch, "lr": s.lr * lr_factor(s, epoch),
-                         "steps_per_s": rate, **losses})  # fmt: skip
-                bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:4]}, refresh=False)
-            bar.update()
-            if step % s.preview_every == 0 or step == total:
-                preview()
-            if step % s.checkpoint_every == 0 or step == end:
-                checkpoint(keep=step % s.checkpoint_every == 0 or step == total)
-        if stop.requested:
-            checkpoint(keep=False)
-            outcome.interrupted = True
-            log(f"interrupted: saved step {step}; run the same command again to continue")
-    finally:
-        stop.restore()
-        bar.close()
-    outcome.step = step
-    return outcome
+            run.log({"step": step, "kind": "session", "hardware": hardware(dev, world)})
+        data = iter(loader)
+        started, t0 = step, time.monotonic()
+        stop = _StopRequest()
+        try:
+            while step < end and not stop.requested:
+                batch = next(data)
+                epoch = step // steps_per_epoch
+                for opt in task.optims.values():
+                    for group in opt.param_groups:
+                        group["lr"] = s.lr * lr_factor(s, epoch)
+                torch.manual_seed(s.seed * 7919 + step)
+                losses = task.train_step(batch)
+                step += 1
+                if rank == 0 and (step % 10 == 0 or step == end):
+                    rate = (step - started) / max(time.monotonic() - t0, 1e-9)
+                    run.log({"step": step, "kind": "train", "epoch": epoch, "lr": s.lr * lr_factor(s, epoch),
+                             "steps_per_s": rate, **losses})  # fmt: skip
+                    bar.set_postfix(
+                        {k: f"{v:.3f}" for k, v in list(losses.items())[:4]}, refresh=False
+                    )
+                bar.update()
+                if step % s.preview_every == 0 or step == total:
+                    preview()
+                if step % s.checkpoint_every == 0 or step == end:
+                    checkpoint(keep=step % s.checkpoint_every == 0 or step == total)
+            if stop.requested:
+                checkpoint(keep=False)
+                outcome.interrupted = True
+                log(f"interrupted: saved step {step}; run the same command again to continue")
+        finally:
+            stop.restore()
+            bar.close()
+        outcome.step = step
+        return outcome
