@@ -209,8 +209,8 @@ def test_ddp_with_two_gloo_processes(tmp_path, inversion_pairs):
     a, b = inversion_pairs
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-         "29517", "-m", "trainer", "--paired", a, b, "-o", tmp_path / "ddp", "--depth", "5",
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "trainer", "--paired", a, b, "-o", tmp_path / "ddp", "--depth", "5",
          "--ngf", "8", "--load-size", "36", "--crop-size", "32", "--workers", "0",
          "--epochs", "1", "--decay-epochs", "0", "--steps-per-epoch", "4", "--device", "cpu", "-q"],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
