@@ -104,14 +104,16 @@ def test_resume_ends_with_the_same_weights(tmp_path, inversion_pairs, task):
     assert lrs[0] == 2e-4 and lrs[-1] < 1e-4
 
 
-def test_export_then_stylize_preset(tmp_path, inversion_pairs):
-    s = tiny("cyclegan", list(inversion_pairs), epochs=1, decay_epochs=0, steps_per_epoch=4)
+@pytest.mark.parametrize("arch", ["resnet", "resnet-resize"])
+def test_export_then_stylize_preset(tmp_path, inversion_pairs, arch):
+    s = tiny("cyclegan", list(inversion_pairs), epochs=1, decay_epochs=0, steps_per_epoch=4,
+             arch=arch)  # fmt: skip
     train(s, tmp_path / "run", log=lambda m: None)
     folder = export_preset(
         tmp_path / "run", "inverse", direction="AtoB", out_dir=tmp_path / "presets"
     )
     manifest = json.loads((folder / "preset.json").read_text())
-    assert manifest["architecture"]["arch"] == "resnet" and manifest["training"]["steps"] == 4
+    assert manifest["architecture"]["arch"] == arch and manifest["training"]["steps"] == 4
     record = manifest["training"]
     assert list(record["data_counts"].values()) == [len(list(Path(d).iterdir())) for d in s.data]
     assert record["hardware"] and "CPU" in record["hardware"][0]

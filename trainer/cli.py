@@ -55,7 +55,9 @@ def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(path_type=Path),
               help="Run folder; an existing one is continued from its latest checkpoint.")  # fmt: skip
 @click.option(
-    "--arch", type=click.Choice(list(GENERATORS)), help="Default: unet (pix2pix), resnet."
+    "--arch",
+    type=click.Choice(list(GENERATORS)),
+    help="Default: unet (pix2pix), resnet. resnet-resize: resnet without its checkerboard texture.",
 )
 @click.option("--depth", type=int, help="ResNet blocks (9) or U-Net downsamplings (8).")
 @click.option("--ngf", type=int, default=64, show_default=True, help="Generator width.")

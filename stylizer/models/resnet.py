@@ -54,14 +54,23 @@ class ResnetGenerator(Generator):
         layers += [ResnetBlock(ngf * 4, norm, spec.dropout) for _ in range(spec.depth)]
         for mult in (4, 2):
             layers += [
-                nn.ConvTranspose2d(
-                    ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=bias
-                ),
+                self.upsample(ngf * mult, ngf * mult // 2, bias),
                 make_norm(norm, ngf * mult // 2),
                 nn.ReLU(True),
             ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, spec.out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+
+    TITLE = "ResNet generator"
+    # The state-dict key of the first up-sampling's weights, ``{}`` being its layer index.
+    UPSAMPLE_KEY = "model.{}.weight"
+
+    @staticmethod
+    def upsample(in_channels: int, out_channels: int, bias: bool) -> nn.Module:
+        """Twice the size: the reference's transposed convolution."""
+        return nn.ConvTranspose2d(
+            in_channels, out_channels, 3, stride=2, padding=1, output_padding=1, bias=bias
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -101,10 +110,10 @@ class ResnetGenerator(Generator):
         else:
             norm = "none"
         head = state.get(f"model.{17 + n_blocks}.weight")
-        if head is None or head.dim() != 4:
+        if head is None or head.dim() != 4 or cls.UPSAMPLE_KEY.format(10 + n_blocks) not in state:
             return None
         return GeneratorSpec(
-            arch="resnet",
+            arch=cls.name,
             depth=n_blocks,
             ngf=stem.shape[0],
             in_channels=stem.shape[1],
@@ -116,6 +125,6 @@ class ResnetGenerator(Generator):
     @classmethod
     def describe(cls, spec: GeneratorSpec) -> str:
         return (
-            f"ResNet generator, {spec.depth} blocks, ngf {spec.ngf}, {spec.norm} norm"
+            f"{cls.TITLE}, {spec.depth} blocks, ngf {spec.ngf}, {spec.norm} norm"
             f"{', dropout' if spec.dropout else ''}, {spec.in_channels}->{spec.out_channels} channels"
         )
