@@ -1,7 +1,7 @@
 """Checkerboard benchmark: how much of a generator's fine texture sits on the lattice that its
 two stride-2 up-samplings can stamp (periods of 2 and 4 pixels), on held-out photos.
 
-    .venv/bin/python bench/checkerboard.py monet runs/monet_rc/export [--photos DIR] [--count 40]
+    .venv/bin/python bench/checkerboard.py monet vangogh my_net_G.pth [--photos DIR] [--count 40]
 
 Each model (a preset name or folder, or a generator file) stylizes the same photos at their own
 256 px size. For every output, the share of its high-frequency energy (above 1/8 of the sampling
