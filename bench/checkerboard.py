@@ -4,9 +4,9 @@ two stride-2 up-samplings can stamp (periods of 2 and 4 pixels), on held-out pho
     .venv/bin/python bench/checkerboard.py monet vangogh my_net_G.pth [--photos DIR] [--count 40]
 
 Each model (a preset name or folder, or a generator file) stylizes the same photos at their own
-size (mostly 256 px). For every output, the share of its high-frequency energy (above 1/8 of the sampling
-rate) that falls within one bin of the lattice frequencies (multiples of 1/4 on each axis, DC
-excluded) is averaged. The input photos' own share is printed first: a model without a
+size (mostly 256 px). For every output, the share of its high-frequency energy (above 1/8 of the
+sampling rate) that falls within one bin of the lattice frequencies (multiples of 1/4 on each
+axis, DC excluded) is averaged. The input photos' own share is printed first: a model without a
 checkerboard stays close to it; transposed convolutions push it several times higher.
 """
 
