@@ -3,8 +3,8 @@ two stride-2 up-samplings can stamp (periods of 2 and 4 pixels), on held-out pho
 
     .venv/bin/python bench/checkerboard.py monet vangogh my_net_G.pth [--photos DIR] [--count 40]
 
-Each model (a preset name or folder, or a generator file) stylizes the same photos at their own
-size (mostly 256 px). For every output, the share of its high-frequency energy (above 1/8 of the
+Each model (a preset name or folder, or a generator file) stylizes the same photos, scaled to
+256x256. For every output, the share of its high-frequency energy (above 1/8 of the
 sampling rate) that falls within one bin of the lattice frequencies (multiples of 1/4 on each
 axis, DC excluded) is averaged. The input photos' own share is printed first: a model without a
 checkerboard stays close to it; transposed convolutions push it several times higher.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -40,8 +41,15 @@ def lattice_share(grey: np.ndarray) -> float:
 
 
 def photos(folder: Path, count: int) -> list[np.ndarray]:
-    paths = sorted(p for p in folder.iterdir() if is_image_path(p))[:count]
-    return [read_image(p).color for p in paths]
+    """The first ``count`` images of ``folder`` as 256x256 RGB uint8 (every generator takes it)."""
+    out = []
+    for path in sorted(p for p in folder.iterdir() if is_image_path(p))[:count]:
+        color = read_image(path).color
+        if color.dtype == np.uint16:
+            color = (color // 257).astype(np.uint8)
+        color = cv2.resize(color, (256, 256), interpolation=cv2.INTER_AREA)
+        out.append(cv2.cvtColor(color, cv2.COLOR_GRAY2RGB) if color.ndim == 2 else color)
+    return out
 
 
 def stylized(model_source: str, images: list[np.ndarray]) -> list[np.ndarray]:

@@ -7,7 +7,7 @@ from conftest import save_generator
 from reference_forward import resnet_forward, unet_forward
 
 from stylizer import StylizeError, load_generator
-from stylizer.models import GeneratorSpec, PatchDiscriminator, build_generator
+from stylizer.models import GENERATORS, GeneratorSpec, PatchDiscriminator, build_generator
 from stylizer.weights import detect_spec, read_state_dict
 
 
@@ -71,14 +71,16 @@ SPECS = [
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 def test_detects_architecture_from_state_dict_alone(spec, tmp_path):
     path = save_generator(tmp_path / "net_G.pth", spec)
-    assert detect_spec(read_state_dict(path)) == spec
+    state = read_state_dict(path)
+    assert detect_spec(state) == spec
+    assert [c.name for c in GENERATORS.values() if c.detect(state)] == [spec.arch]  # only one
     model = load_generator(path)
     assert model.spec == spec and not model.training
 
 
 @pytest.mark.parametrize(
     "spec",
-    [s for s in SPECS if s.ngf <= 32 or s.arch == "resnet"][:5]
+    [s for s in SPECS if s.arch in ("resnet", "unet") and (s.ngf <= 32 or s.arch == "resnet")][:5]
     + [GeneratorSpec("unet", 7, ngf=16), GeneratorSpec("unet", 8, ngf=16, norm="batch")],
     ids=str,
 )
@@ -108,7 +110,7 @@ def test_resize_convolutions_leave_no_checkerboard(seed):
             inner = model(flat)[..., 48:80, 48:80]  # beyond the reach of the zero-padded borders
         return (inner - inner.mean(dim=(-2, -1), keepdim=True)).abs().max().item()
 
-    assert lattice("resnet") > 1e-5  # measured 6e-5 to 7e-3 at this initialisation
+    assert lattice("resnet") > 1e-5  # measured 6e-5 to 7e-3 over seeds 0-7
     assert lattice("resnet-resize") < 1e-7  # float rounding
 
 

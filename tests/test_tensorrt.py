@@ -102,7 +102,13 @@ def test_profile_of_one_frame_has_a_fixed_batch():
 
 
 @pytest.mark.parametrize(
-    "spec", [GeneratorSpec("resnet", 2, ngf=8), GeneratorSpec("unet", 5, ngf=8)]
+    "spec",
+    [
+        GeneratorSpec("resnet", 2, ngf=8),
+        GeneratorSpec("resnet-resize", 2, ngf=8),
+        GeneratorSpec("unet", 5, ngf=8),
+    ],
+    ids=str,
 )
 def test_exported_program_serves_the_whole_profile(tmp_path, spec):
     """What TensorRT compiles: one traced graph for every shape of the profile (a U-Net needs its

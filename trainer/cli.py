@@ -57,7 +57,8 @@ def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
 @click.option(
     "--arch",
     type=click.Choice(list(GENERATORS)),
-    help="Default: unet (pix2pix), resnet. resnet-resize: resnet with far less checkerboard.",
+    help="Default: unet (pix2pix), resnet. resnet-resize: up-samples by resize-convolution "
+    "(no transposed-convolution checkerboard).",
 )
 @click.option("--depth", type=int, help="ResNet blocks (9) or U-Net downsamplings (8).")
 @click.option("--ngf", type=int, default=64, show_default=True, help="Generator width.")

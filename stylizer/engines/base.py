@@ -15,10 +15,6 @@ from ..errors import StylizeError
 from ..models import Generator
 from ..tiling import tiled_forward
 
-#: Activation memory per pixel per unit of ``ngf`` for one image (measured: ~1 KB/px at ngf 64).
-BYTES_PER_PIXEL_PER_NGF = 16
-
-
 #: Below this activation budget an out-of-memory error is final.
 MIN_BUDGET = 2**18
 
@@ -119,7 +115,7 @@ class Engine:
         self.device = device
         self.memory_budget = memory_budget or default_memory_budget(device)
         self.tile = tile
-        self.bytes_per_pixel = BYTES_PER_PIXEL_PER_NGF * model.spec.ngf
+        self.bytes_per_pixel = model.activation_bytes_per_pixel
 
     @classmethod
     def unavailable(cls, device: torch.device) -> str | None:

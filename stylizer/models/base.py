@@ -15,7 +15,7 @@ from ..registry import Registry
 class GeneratorSpec:
     """Everything needed to rebuild a generator; detected from a state dict or read from a manifest.
 
-    ``depth`` is the number of residual blocks for ``resnet`` and of down-samplings for ``unet``.
+    ``depth`` is the number of residual blocks for the ResNets and of down-samplings for ``unet``.
     """
 
     arch: str
@@ -51,6 +51,12 @@ class Generator(nn.Module):
     def size_multiple(self) -> int:
         """Input height and width must be multiples of this."""
         raise NotImplementedError
+
+    @property
+    def activation_bytes_per_pixel(self) -> int:
+        """Peak activation memory per input pixel of one image, which sizes batches and tiles
+        (measured for the reference's ResNet: ~1 KB/px at ngf 64)."""
+        return 16 * self.spec.ngf
 
     @property
     def halo(self) -> int:

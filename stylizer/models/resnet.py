@@ -36,6 +36,8 @@ class ResnetBlock(nn.Module):
 class ResnetGenerator(Generator):
     """7x7 conv, two stride-2 downs, ``depth`` residual blocks at 1/4 scale, two ups, 7x7 conv, tanh."""
 
+    TITLE = "ResNet generator"
+
     def __init__(self, spec: GeneratorSpec) -> None:
         super().__init__(spec)
         ngf, norm, bias = spec.ngf, spec.norm, conv_bias(spec.norm)
@@ -61,10 +63,6 @@ class ResnetGenerator(Generator):
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, spec.out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
-    TITLE = "ResNet generator"
-    # The state-dict key of the first up-sampling's weights, ``{}`` being its layer index.
-    UPSAMPLE_KEY = "model.{}.weight"
-
     @staticmethod
     def upsample(in_channels: int, out_channels: int, bias: bool) -> nn.Module:
         """Twice the size: the reference's transposed convolution."""
@@ -81,7 +79,8 @@ class ResnetGenerator(Generator):
 
     @property
     def halo(self) -> int:
-        # Two 3x3 convs per block at 1/4 scale reach 8 input pixels; the stem and head add ~12.
+        # Two 3x3 convs per block at 1/4 scale reach 8 input pixels; the stem, the downs and the
+        # ups add 11 (transposed convolutions) or 15 (resize-convolutions).
         return 8 * self.spec.depth + 16
 
     @classmethod
@@ -110,7 +109,9 @@ class ResnetGenerator(Generator):
         else:
             norm = "none"
         head = state.get(f"model.{17 + n_blocks}.weight")
-        if head is None or head.dim() != 4 or cls.UPSAMPLE_KEY.format(10 + n_blocks) not in state:
+        # The up-sampling's own layout tells the ResNet variants apart.
+        up_weight = next(iter(cls.upsample(1, 1, False).state_dict()))
+        if head is None or head.dim() != 4 or f"model.{10 + n_blocks}.{up_weight}" not in state:
             return None
         return GeneratorSpec(
             arch=cls.name,
