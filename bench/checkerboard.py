@@ -17,12 +17,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
+from backends import DATA, reference_forward
 
 from stylizer.images import is_image_path, read_image
 from stylizer.loading import load_generator
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def lattice_share(grey: np.ndarray) -> float:
@@ -52,16 +50,6 @@ def photos(folder: Path, count: int) -> list[np.ndarray]:
     return out
 
 
-def stylized(model_source: str, images: list[np.ndarray]) -> list[np.ndarray]:
-    model = load_generator(model_source)
-    out = []
-    with torch.inference_mode():
-        for rgb in images:
-            x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
-            out.append(model(x)[0].permute(1, 2, 0).numpy())
-    return out
-
-
 def grey(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float64).mean(axis=2)
 
@@ -78,7 +66,8 @@ def main() -> None:
         f"{'input photos':40s} lattice share {np.mean([lattice_share(grey(i)) for i in images]):.4f}"
     )
     for source in args.models:
-        shares = [lattice_share(grey(o)) for o in stylized(source, images)]
+        model = load_generator(source)
+        shares = [lattice_share(grey(reference_forward(model, i))) for i in images]
         print(f"{source:40s} lattice share {np.mean(shares):.4f}")
 
 

@@ -192,98 +192,109 @@ def train(
             if device == "auto" and torch.cuda.is_available()
             else ("cpu" if device == "auto" else device)
         )
-        train_set, val_set = build_data(s, log)
-        steps_per_epoch = s.steps_per_epoch or max(1, len(train_set) // (s.batch_size * world))
-        total = (s.epochs + s.decay_epochs) * steps_per_epoch
+        return _session(s, run, dev, rank, world, stop_after=stop_after, progress=progress, log=log)
 
-        torch.manual_seed(s.seed)
-        task = TASKS[s.task](s, dev)
-        step = 0
-        if run.latest.is_file():
-            step = run.restore(task)
-            if rank == 0:
-                log(f"resuming {run.root} at step {step} of {total}")
-                run.truncate_log(step)
-        else:
-            origin = None
-            if s.init_from:
-                origin = {"step": 0, "kind": "init"} | start_from(run, task, s.init_from)
-            if rank == 0:
-                run.root.mkdir(parents=True, exist_ok=True)
-                s.save(run.settings_path)
-                run.truncate_log(0)  # a run that stopped before its first checkpoint starts over
-                if origin:
-                    run.log(origin)
-                    what = "the generator" if origin.get("generator_only") else "the networks"
-                    at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
-                    log(f"starting from {what} of {origin['from']}{at}")
 
-        loader = DataLoader(
-            train_set,
-            batch_size=s.batch_size,
-            sampler=StepSampler(len(train_set), s.seed, step * s.batch_size, rank, world),
-            num_workers=s.workers,
-            persistent_workers=False,
-        )
-        val_batch = (
-            next(iter(DataLoader(val_set, batch_size=len(val_set)))) if len(val_set) else None
-        )
-        end = total if stop_after is None else min(total, step + stop_after)
-        bar = tqdm(
-            total=total,
-            initial=step,
-            unit="step",
-            disable=not progress or rank != 0,
-            dynamic_ncols=True,
-        )
-        outcome = Outcome(step, total)
+def _session(
+    s: Settings,
+    run: RunFolder,
+    dev: torch.device,
+    rank: int,
+    world: int,
+    *,
+    stop_after: int | None,
+    progress: bool,
+    log: Callable[[str], None],
+) -> Outcome:
+    """One training session of ``train`` on this process (one rank of ``world``)."""
+    train_set, val_set = build_data(s, log)
+    steps_per_epoch = s.steps_per_epoch or max(1, len(train_set) // (s.batch_size * world))
+    total = (s.epochs + s.decay_epochs) * steps_per_epoch
 
-        def checkpoint(keep: bool) -> None:
-            if rank == 0:
-                run.save_checkpoint({"task": task.state_dict(), "step": step}, step, keep)
-
-        def preview() -> None:
-            if rank != 0 or val_batch is None:
-                return
-            metrics, images = task.evaluate(val_batch)
-            run.log({"step": step, "kind": "val", **metrics})
-            shown = images[: PREVIEW_SAMPLES * 3 * (2 if s.task == "cyclegan" else 1)]
-            run.save_preview(step, shown, metrics)
-            run.plot_losses()
-
+    torch.manual_seed(s.seed)
+    task = TASKS[s.task](s, dev)
+    step = 0
+    if run.latest.is_file():
+        step = run.restore(task)
         if rank == 0:
-            run.log({"step": step, "kind": "session", "hardware": hardware(dev, world)})
-        data = iter(loader)
-        started, t0 = step, time.monotonic()
-        stop = _StopRequest()
-        try:
-            while step < end and not stop.requested:
-                batch = next(data)
-                epoch = step // steps_per_epoch
-                for opt in task.optims.values():
-                    for group in opt.param_groups:
-                        group["lr"] = s.lr * lr_factor(s, epoch)
-                torch.manual_seed(s.seed * 7919 + step)
-                losses = task.train_step(batch)
-                step += 1
-                if rank == 0 and (step % 10 == 0 or step == end):
-                    rate = (step - started) / max(time.monotonic() - t0, 1e-9)
-                    run.log({"step": step, "kind": "train", "epoch": epoch, "lr": s.lr * lr_factor(s, epoch),
-                             "steps_per_s": rate, **losses})  # fmt: skip
-                    bar.set_postfix(
-                        {k: f"{v:.3f}" for k, v in list(losses.items())[:4]}, refresh=False
-                    )
-                bar.update()
-                if step % s.preview_every == 0 or step == total:
-                    preview()
-                if step % s.checkpoint_every == 0 or step == end:
-                    checkpoint(keep=step % s.checkpoint_every == 0 or step == total)
-            if stop.requested:
-                checkpoint(keep=False)
-                outcome.interrupted = True
-                log(f"interrupted: saved step {step}; run the same command again to continue")
-        finally:
-            stop.restore()
-            bar.close()
-        outcome.step = step
-        return outcome
+            log(f"resuming {run.root} at step {step} of {total}")
+            run.truncate_log(step)
+    else:
+        origin = None
+        if s.init_from:
+            origin = {"step": 0, "kind": "init"} | start_from(run, task, s.init_from)
+        if rank == 0:
+            run.root.mkdir(parents=True, exist_ok=True)
+            s.save(run.settings_path)
+            run.truncate_log(0)  # a run that stopped before its first checkpoint starts over
+            if origin:
+                run.log(origin)
+                what = "the generator" if origin.get("generator_only") else "the networks"
+                at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
+                log(f"starting from {what} of {origin['from']}{at}")
+
+    loader = DataLoader(
+        train_set,
+        batch_size=s.batch_size,
+        sampler=StepSampler(len(train_set), s.seed, step * s.batch_size, rank, world),
+        num_workers=s.workers,
+        persistent_workers=False,
+    )
+    val_batch = next(iter(DataLoader(val_set, batch_size=len(val_set)))) if len(val_set) else None
+    end = total if stop_after is None else min(total, step + stop_after)
+    bar = tqdm(
+        total=total,
+        initial=step,
+        unit="step",
+        disable=not progress or rank != 0,
+        dynamic_ncols=True,
+    )
+    outcome = Outcome(step, total)
+
+    def checkpoint(keep: bool) -> None:
+        if rank == 0:
+            run.save_checkpoint({"task": task.state_dict(), "step": step}, step, keep)
+
+    def preview() -> None:
+        if rank != 0 or val_batch is None:
+            return
+        metrics, images = task.evaluate(val_batch)
+        run.log({"step": step, "kind": "val", **metrics})
+        shown = images[: PREVIEW_SAMPLES * 3 * (2 if s.task == "cyclegan" else 1)]
+        run.save_preview(step, shown, metrics)
+        run.plot_losses()
+
+    if rank == 0:
+        run.log({"step": step, "kind": "session", "hardware": hardware(dev, world)})
+    data = iter(loader)
+    started, t0 = step, time.monotonic()
+    stop = _StopRequest()
+    try:
+        while step < end and not stop.requested:
+            batch = next(data)
+            epoch = step // steps_per_epoch
+            for opt in task.optims.values():
+                for group in opt.param_groups:
+                    group["lr"] = s.lr * lr_factor(s, epoch)
+            torch.manual_seed(s.seed * 7919 + step)
+            losses = task.train_step(batch)
+            step += 1
+            if rank == 0 and (step % 10 == 0 or step == end):
+                rate = (step - started) / max(time.monotonic() - t0, 1e-9)
+                run.log({"step": step, "kind": "train", "epoch": epoch, "lr": s.lr * lr_factor(s, epoch),
+                         "steps_per_s": rate, **losses})  # fmt: skip
+                bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:4]}, refresh=False)
+            bar.update()
+            if step % s.preview_every == 0 or step == total:
+                preview()
+            if step % s.checkpoint_every == 0 or step == end:
+                checkpoint(keep=step % s.checkpoint_every == 0 or step == total)
+        if stop.requested:
+            checkpoint(keep=False)
+            outcome.interrupted = True
+            log(f"interrupted: saved step {step}; run the same command again to continue")
+    finally:
+        stop.restore()
+        bar.close()
+    outcome.step = step
+    return outcome

@@ -53,7 +53,10 @@ def start_from(run: RunFolder, task: Task, source: str) -> dict:
         raise StylizeError(f"{source}: no such run folder, checkpoint, preset or weight file")
     state = _checkpoint_in(path) if path.is_file() else None
     if state is not None:
-        return {"from": str(path), "from_step": run.restore(task, path, True, state)}
+        return {
+            "from": str(path),
+            "from_step": run.restore(task, path, nets_only=True, state=state),
+        }
     weights, preset = resolve(source)
     loaded = generator_from_state(
         read_state_dict(weights), preset.spec if preset else None, str(weights)
