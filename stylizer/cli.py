@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from .engines import ENGINES, PRECISIONS
-from .errors import StylizeError
+from .errors import StylizeError, failure_message
 from .flicker import flicker_report
 from .flow import DIS_PRESETS
-from .images import IMAGE_EXTENSIONS
+from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, default_max_pixels
 from .loading import load_generator
 from .models import GeneratorSpec
 from .pipeline import stylize_files, stylize_stream
 from .presets import list_presets
+from .signals import Stopped, stop_signals_unwind
 from .temporal import SMOOTHERS
 from .video import STREAM_FORMATS, VideoOptions
 
@@ -114,6 +116,12 @@ def _describe_presets() -> str:
 )
 @click.option("--memory-mb", type=click.IntRange(64), help="Activation memory budget in MiB.")
 @click.option(
+    "--max-pixels",
+    type=click.IntRange(1, OPENCV_MAX_PIXELS),
+    help="Refuse images larger than this many pixels, read from the header before decoding "
+    f"(default: a 128th of this machine's memory, here {default_max_pixels():,}).",
+)
+@click.option(
     "--bn-stats",
     type=click.Choice(["image", "running"]),
     default="image",
@@ -172,7 +180,14 @@ def _describe_presets() -> str:
     "each stage and overall.",
 )
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress or summary. Progress is a bar on a terminal, else a line every 10 s "
+    "($STYLIZE_PROGRESS_SECONDS).",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @click.option("--list-presets", is_flag=True, help="List the installed presets and exit.")
 @click.option("--inspect", is_flag=True, help="Say what architecture the weights are and exit.")
 def cli(
@@ -189,6 +204,7 @@ def cli(
     batch_size: int,
     tile: int,
     memory_mb: int | None,
+    max_pixels: int | None,
     bn_stats: str,
     codec: str | None,
     crf: int | None,
@@ -203,6 +219,7 @@ def cli(
     benchmark: bool,
     overwrite: bool,
     quiet: bool,
+    debug: bool,
     list_presets: bool,
     inspect: bool,
 ) -> None:
@@ -234,7 +251,7 @@ def cli(
         return
     if not inputs:
         raise click.UsageError("no INPUTS given (files, folders or glob patterns)")
-    progress = not quiet and sys.stderr.isatty()
+    progress = not quiet
     video = VideoOptions(codec, crf, encoder_preset, pix_fmt, keep_partial, stream_format,
                          reencode_audio)  # fmt: skip
     engine = dict(device=device, backend=backend, precision=precision, batch_size=batch_size,
@@ -263,7 +280,9 @@ def cli(
         temporal=temporal,
         temporal_strength=temporal_strength,
         benchmark=benchmark,
+        max_pixels=max_pixels,
         progress=progress,
+        debug=debug,
         log=_err,
         **engine,
     )
@@ -307,29 +326,42 @@ def flicker_cli(source: Path, output: Path, reference: Path | None, flow_preset:
     click.echo(flicker_report(source, output, reference, flow_preset).line())
 
 
-def _run(command: click.Command) -> None:
-    """Run a command: user mistakes are one line on stderr and a non-zero exit, not a traceback."""
+def run_command(
+    command: click.Command,
+    say: Callable[[str], None],
+    args: list[str] | None = None,
+    prog_name: str | None = None,
+) -> None:
+    """Run a command: user mistakes and bad files are one line on stderr and a non-zero exit,
+    never a traceback (an internal error shows one only with ``--debug``); Ctrl-C, SIGTERM and
+    SIGHUP clean up and exit with 128 + the signal's number."""
+    args = sys.argv[1:] if args is None else args
     try:
-        command.main(standalone_mode=False)
+        with stop_signals_unwind():
+            command.main(args, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        _err("interrupted")
+    except (click.exceptions.Abort, KeyboardInterrupt) as e:
+        stopped = e if isinstance(e, Stopped) else e.__cause__  # click turns them into Abort
+        if isinstance(stopped, Stopped):
+            say(f"stopped by {stopped}")
+            sys.exit(stopped.exit_status)
+        say("interrupted")
         sys.exit(130)
     except StylizeError as e:
-        _err(f"error: {e}")
+        say(f"error: {e}")
         sys.exit(1)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        sys.exit(130)
+    except Exception as e:
+        say(failure_message("error", e, debug="--debug" in args).removeprefix("error: "))
+        sys.exit(1)
 
 
 def main() -> None:
-    _run(cli)
+    run_command(cli, _err)
 
 
 def flicker_main() -> None:
-    _run(flicker_cli)
+    run_command(flicker_cli, _err)

@@ -1,5 +1,24 @@
-"""The one error type the CLI turns into a one-line message and a non-zero exit."""
+"""The one error type the CLI turns into a one-line message and a non-zero exit, and the one way
+every per-file boundary reports what went wrong with a file."""
+
+from __future__ import annotations
+
+import traceback
 
 
 class StylizeError(Exception):
     """A user-facing problem (bad input, bad weights, bad option); the message names the culprit."""
+
+
+def failure_message(name: str, error: Exception, debug: bool = False) -> str:
+    """One line for what ``error`` did to the file ``name``: a ``StylizeError`` says it itself
+    (prefixed with ``name`` unless it already names it); anything else is an internal error,
+    with its traceback after the line when ``debug``."""
+    if isinstance(error, StylizeError):
+        text = str(error)
+        return text if text.startswith(name) else f"{name}: {text}"
+    first = (str(error).strip().splitlines() or [""])[0]
+    line = f"{name}: internal error: {type(error).__name__}" + (f": {first}" if first else "")
+    if not debug:
+        return line + " (--debug shows the traceback)"
+    return line + "\n" + "".join(traceback.format_exception(error)).rstrip()

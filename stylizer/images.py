@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -18,11 +17,21 @@ import numpy as np
 from PIL import Image as PILImage
 
 from .errors import StylizeError
+from .files import write_atomic
+
+# Our own one-line messages name every unreadable file; OpenCV's "[ WARN:0@...]" lines for the
+# same files (truncated PNGs, say) only repeat them in another form.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+# Pillow only reads headers here; the pixel limit is ours (``--max-pixels``), not Pillow's.
+PILImage.MAX_IMAGE_PIXELS = None
 
 #: Extensions read and written as still images.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 _NO_ALPHA = (".jpg", ".jpeg")
 _8BIT_ONLY = (".jpg", ".jpeg", ".webp", ".bmp")
+_MULTI_PAGE = (".tif", ".tiff")
+#: OpenCV refuses to decode images of more pixels than this (its CV_IO_MAX_IMAGE_PIXELS).
+OPENCV_MAX_PIXELS = 2**30
 _ORIENTATION_TAG = 0x0112
 # EXIF orientation -> OpenCV operations that bring the stored pixels upright.
 _ORIENT_OPS = {
@@ -38,41 +47,63 @@ _ORIENT_OPS = {
 
 @dataclass
 class Picture:
-    """An upright image: ``color`` is HxWx1 or HxWx3 RGB, uint8 or uint16; ``alpha`` HxW or None."""
+    """An upright image: ``color`` is HxWx1 or HxWx3 RGB, uint8 or uint16; ``alpha`` HxW or None.
+    A multi-page TIFF is its first page, with the others in ``more_pages``."""
 
     color: np.ndarray
     alpha: np.ndarray | None = None
+    more_pages: list[Picture] = field(default_factory=list)
 
     @property
     def size(self) -> tuple[int, int]:
         return self.color.shape[1], self.color.shape[0]
+
+    @property
+    def pages(self) -> list[Picture]:
+        return [Picture(self.color, self.alpha), *self.more_pages]
 
 
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _orientation(data: bytes) -> int:
+def default_max_pixels() -> int:
+    """The largest image read by default: what a 128th of this machine's memory holds at one
+    byte a pixel (200 megapixels with 24 GiB; decoding, the float copies and tiling take about
+    60 bytes a pixel), within OpenCV's own limit of 2**30."""
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return min(OPENCV_MAX_PIXELS, max(16_000_000, memory // 128))
+
+
+@dataclass(frozen=True)
+class _Header:
+    width: int
+    height: int
+    pages: int
+    orientation: int
+
+
+def _header(data: bytes) -> _Header | None:
+    """Size, page count and EXIF orientation from the header alone (Pillow reads no pixels to
+    open a file), or None for what Pillow does not know."""
     try:
         with PILImage.open(io.BytesIO(data)) as im:
-            return int(im.getexif().get(_ORIENTATION_TAG, 1))
-    except Exception:  # no EXIF or a format Pillow does not know: nothing to rotate
-        return 1
+            try:
+                orientation = int(im.getexif().get(_ORIENTATION_TAG, 1))
+            except Exception:  # a damaged EXIF block: nothing to rotate
+                orientation = 1
+            return _Header(im.width, im.height, getattr(im, "n_frames", 1), orientation)
+    except Exception:
+        return None
 
 
-def decode_image(data: bytes, name: str = "image") -> Picture:
-    """Decode encoded image bytes, or raise a one-line ``StylizeError`` naming ``name``."""
-    if not data:
-        raise StylizeError(f"{name}: empty file")
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.size == 0:
-        raise StylizeError(f"{name}: not a readable image (corrupt or unsupported format)")
+def _picture(pixels: np.ndarray, orientation: int, name: str) -> Picture:
     if pixels.dtype not in (np.uint8, np.uint16):
         if np.issubdtype(pixels.dtype, np.floating):
             pixels = (np.clip(pixels, 0, 1) * 65535 + 0.5).astype(np.uint16)
         else:
             raise StylizeError(f"{name}: unsupported sample type {pixels.dtype}")
-    for op in _ORIENT_OPS.get(_orientation(data), []):
+    for op in _ORIENT_OPS.get(orientation, []):
         pixels = op(pixels)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -85,20 +116,52 @@ def decode_image(data: bytes, name: str = "image") -> Picture:
     return Picture(np.ascontiguousarray(pixels).reshape(*pixels.shape[:2], -1), alpha)
 
 
-def read_image(path: str | Path) -> Picture:
+def decode_image(data: bytes, name: str = "image", max_pixels: int | None = None) -> Picture:
+    """Decode encoded image bytes (every page of a multi-page TIFF), or raise a one-line
+    ``StylizeError`` naming ``name``. An image whose header claims more than ``max_pixels``
+    (default ``default_max_pixels()``) is refused before any pixel is decoded."""
+    if not data:
+        raise StylizeError(f"{name}: empty file")
+    limit = max_pixels or default_max_pixels()
+    header = _header(data)
+    if header and header.width * header.height > limit:
+        raise StylizeError(
+            f"{name}: {header.width}x{header.height} is {header.width * header.height:,} pixels, "
+            f"over the limit of {limit:,} (--max-pixels raises it)"
+        )
+    buffer = np.frombuffer(data, np.uint8)
+    try:
+        if header and header.pages > 1:
+            ok, pages = cv2.imdecodemulti(buffer, cv2.IMREAD_UNCHANGED)
+            pages = list(pages) if ok else []
+        else:
+            page = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+            pages = [] if page is None else [page]
+    except cv2.error as e:
+        detail = (str(e).strip().splitlines() or ["OpenCV refused it"])[-1].strip()
+        raise StylizeError(f"{name}: not a readable image ({detail})") from None
+    if not pages or any(p.size == 0 for p in pages):
+        raise StylizeError(f"{name}: not a readable image (corrupt or unsupported format)")
+    orientation = header.orientation if header else 1
+    first, *more = [_picture(p, orientation, name) for p in pages]
+    first.more_pages = more
+    return first
+
+
+def read_image(path: str | Path, max_pixels: int | None = None) -> Picture:
     path = Path(path)
+    if path.is_dir():
+        raise StylizeError(f"{path}: a folder, not an image")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise StylizeError(f"{path}: no such file") from None
     except OSError as e:
         raise StylizeError(f"{path}: cannot read ({e.strerror})") from None
-    return decode_image(data, str(path))
+    return decode_image(data, str(path), max_pixels)
 
 
-def encode_image(picture: Picture, ext: str) -> bytes:
-    """Encode for the format ``ext`` names, lowering depth or dropping alpha where it must."""
-    ext = ext.lower()
+def _encodable(picture: Picture, ext: str) -> np.ndarray:
     color, alpha = picture.color, picture.alpha
     if color.shape[2] == 3:
         color = cv2.cvtColor(color, cv2.COLOR_RGB2BGR)
@@ -106,31 +169,28 @@ def encode_image(picture: Picture, ext: str) -> bytes:
         color = np.dstack([color, alpha.astype(color.dtype)])
     if color.dtype == np.uint16 and ext in _8BIT_ONLY:
         color = (color // 257).astype(np.uint8)
+    return color
+
+
+def encode_image(picture: Picture, ext: str) -> bytes:
+    """Encode for the format ``ext`` names, lowering depth or dropping alpha where it must; a
+    multi-page picture as a multi-page TIFF (other formats hold one page: an error)."""
+    ext = ext.lower()
+    pages = [_encodable(p, ext) for p in picture.pages]
+    if len(pages) > 1 and ext not in _MULTI_PAGE:
+        raise StylizeError(
+            f"{len(pages)} pages do not fit in one {ext} image; write it as .tif to keep them all"
+        )
     try:
-        ok, buf = cv2.imencode(ext, color)
+        ok, buf = cv2.imencodemulti(ext, pages) if len(pages) > 1 else cv2.imencode(ext, pages[0])
     except cv2.error:
         ok = False
     if not ok:
         raise StylizeError(f"cannot encode an image as {ext}")
-    return buf.tobytes()
+    return np.asarray(buf).tobytes()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: never a partial file at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; results are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_image(path: str | Path, picture: Picture) -> None:
+def write_image(path: str | Path, picture: Picture, overwrite: bool = True) -> None:
+    """Encode by the extension and write atomically (see ``files.atomic_output``)."""
     path = Path(path)
-    write_atomic(path, encode_image(picture, path.suffix))
+    write_atomic(path, encode_image(picture, path.suffix), overwrite)

@@ -14,13 +14,14 @@ from typing import BinaryIO
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .engines import Engine, engine_class, resolve_device
-from .errors import StylizeError
+from .errors import StylizeError, failure_message
+from .files import output_folder_problem
 from .images import Picture, read_image, write_image
 from .loading import load_generator
 from .pipes import parse_size, stylize_raw_stream
+from .progress import Progress
 from .sources import Job, plan_jobs
 from .temporal import make_smoother, smoothed
 from .video import Media, StageTimes, VideoOptions, is_video_path, stylize_video, video_pixels
@@ -42,7 +43,11 @@ def resized(picture: Picture, size: int | None = None, max_size: int | None = No
     def fit(a: np.ndarray) -> np.ndarray:
         return cv2.resize(a, new, interpolation=interp).reshape(new[1], new[0], *a.shape[2:])
 
-    return Picture(fit(picture.color), None if picture.alpha is None else fit(picture.alpha))
+    return Picture(
+        fit(picture.color),
+        None if picture.alpha is None else fit(picture.alpha),
+        [resized(page, size, max_size) for page in picture.more_pages],
+    )
 
 
 class Stylizer:
@@ -81,10 +86,14 @@ class Stylizer:
         raise StylizeError(f"the model takes {want}-channel images, this one has {have}")
 
     def stylize_batch(self, pictures: list[Picture]) -> list[Picture]:
-        """Pictures of one size and sample type, stylized together; alpha passes through."""
+        """Pictures of one size and sample type, stylized together; alpha passes through. The
+        further pages of multi-page pictures, which may have other sizes, go one by one."""
         frames = torch.from_numpy(np.stack([self._model_input(p.color) for p in pictures]))
         out = self.engine(frames).numpy()
-        return [Picture(o, p.alpha) for o, p in zip(out, pictures)]
+        return [
+            Picture(o, p.alpha, [self.stylize(page) for page in p.more_pages])
+            for o, p in zip(out, pictures)
+        ]
 
     def stylize(self, picture: Picture) -> Picture:
         return self.stylize_batch([picture])[0]
@@ -151,7 +160,9 @@ def stylize_files(
     temporal: str = "flow",
     temporal_strength: float | None = None,
     benchmark: bool = False,
+    max_pixels: int | None = None,
     progress: bool = False,
+    debug: bool = False,
     log: Callable[[str], None] = lambda msg: None,
     stylizer: Stylizer | None = None,
     **stylizer_options,
@@ -162,6 +173,9 @@ def stylize_files(
     on. Results are written atomically, so an interrupted run leaves no partial file. Videos are
     smoothed over time with the ``temporal`` method (``stylizer.temporal``). With ``benchmark``,
     videos are processed as usual but not written, and each one's stage speeds are logged.
+    Images over ``max_pixels`` (default ``default_max_pixels()``) are refused before decoding.
+    Outputs that cannot be written (a file where a folder should be, no write permission) are
+    reported before any inference; ``debug`` adds tracebacks to internal errors.
     """
     make_smoother(temporal, temporal_strength)  # a bad name or strength fails before any work
     summary = Summary()
@@ -176,6 +190,8 @@ def stylize_files(
             summary.skipped.append(job.target)
         else:
             todo.append(job)
+    if not benchmark:
+        todo = _writable(todo, summary, log)
     if not todo:
         return summary
     videos = [job for job in todo if is_video_path(job.source)]
@@ -186,23 +202,41 @@ def stylize_files(
     if benchmark and images:
         log(f"--benchmark measures videos; {len(images)} image(s) left alone")
         images = []
-    _stylize_images(images, stylizer, summary, size, max_size, progress, log)
+    image_run = _ImageRun(size, max_size, max_pixels, overwrite, progress, debug, log)
+    _stylize_images(images, stylizer, summary, image_run)
     for job in videos:
         try:
             times = StageTimes() if benchmark else None
             smoother = make_smoother(temporal, temporal_strength, stylizer.engine.device)
             stylize_video(job.source, job.target, smoothed(stylizer.stylize_frames, smoother),
-                          stylizer.max_batch, video, progress, times)  # fmt: skip
+                          stylizer.max_batch, video, progress, times, overwrite)  # fmt: skip
             if times:
                 log(f"{job.source}: {times.report()}")
                 summary.benchmarked.append(job.source)
             else:
                 summary.done.append(job.target)
-        except (StylizeError, RuntimeError, OSError) as e:
-            message = str(e) if isinstance(e, StylizeError) else f"{job.source}: failed ({e})"
-            summary.failed.append(message)
+        except Exception as e:
+            message = failure_message(str(job.source), e, debug)
+            summary.failed.append(message.splitlines()[0])
             log(f"error: {message}")
     return summary
+
+
+def _writable(jobs: list[Job], summary: Summary, log: Callable[[str], None]) -> list[Job]:
+    """The jobs whose output can be written; the others fail now, before any inference."""
+    verdicts: dict[Path, str | None] = {}
+    kept = []
+    for job in jobs:
+        folder = job.target.parent
+        if folder not in verdicts:
+            verdicts[folder] = output_folder_problem(folder)
+        if verdicts[folder] is None:
+            kept.append(job)
+        else:
+            message = f"{job.source}: cannot write {job.target}: {verdicts[folder]}"
+            summary.failed.append(message)
+            log(f"error: {message}")
+    return kept
 
 
 def _media(spec: str | Path | BinaryIO, std: BinaryIO, role: str) -> Media:
@@ -210,9 +244,11 @@ def _media(spec: str | Path | BinaryIO, std: BinaryIO, role: str) -> Media:
     if not isinstance(spec, str | Path):
         return spec
     if str(spec) == "-":
+        where = "in" if role == "the input" else "out"
         if std.isatty():
-            where = "in" if role == "the input" else "out"
             raise StylizeError(f"standard {where}put is a terminal: pipe media {where} instead")
+        if where == "in" and hasattr(std, "peek") and not std.peek(1):
+            raise StylizeError("standard input is empty: pipe media into it")
         return std
     path = Path(spec)
     if not is_video_path(path):
@@ -246,6 +282,7 @@ def stylize_stream(
     Returns the number of frames.
     """
     video = video or VideoOptions()
+    size = parse_size(raw) if raw else None  # option mistakes first, before the streams
     source = _media(source, sys.stdin.buffer, "the input")
     target = _media("-" if target is None else target, sys.stdout.buffer, "the output")
     if video.format and isinstance(target, Path):
@@ -254,13 +291,12 @@ def stylize_stream(
         raise StylizeError(
             "--raw reads frames from standard input and writes them to standard output"
         )
-    size = parse_size(raw) if raw else None
     smoother = make_smoother(temporal, temporal_strength)
     stylizer = stylizer or Stylizer(weights, log=log, **stylizer_options)
     smoother.device = stylizer.engine.device
     frames = smoothed(stylizer.stylize_frames, smoother)
     if size:
-        with tqdm(unit="frame", disable=not progress, dynamic_ncols=True, leave=False) as bar:
+        with Progress("standard input", "frame", enabled=progress) as bar:
             count = stylize_raw_stream(source, target, size, pix_fmt or "rgb24", frames,
                                        stylizer.max_batch, bar.update)  # fmt: skip
         log(f"{count} frames stylized")
@@ -276,20 +312,39 @@ def stylize_stream(
 _IMAGES_IN_FLIGHT = 8
 
 
-def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, size: int | None,
-                    max_size: int | None, progress: bool, log: Callable[[str], None]) -> None:  # fmt: skip
+@dataclass(frozen=True)
+class _ImageRun:
+    """How ``stylize_files`` treats each image, fixed for the run."""
+
+    size: int | None
+    max_size: int | None
+    max_pixels: int | None
+    overwrite: bool
+    progress: bool
+    debug: bool
+    log: Callable[[str], None]
+
+
+def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, run: _ImageRun) -> None:
     """Read ahead, stylize and write behind on threads (OpenCV's codecs release the GIL), so
-    decoding and encoding overlap inference; at most ``_IMAGES_IN_FLIGHT`` images wait each way."""
+    decoding and encoding overlap inference; at most ``_IMAGES_IN_FLIGHT`` images wait each way.
+
+    Whatever one image raises (short of Ctrl-C) is that image's failure, reported on one line;
+    the others go on. A batch that fails is retried image by image, to fail only the culprit.
+    """
     if not todo:
         return
-    bar = tqdm(total=len(todo), unit="img", disable=not progress, dynamic_ncols=True)
+    bar = Progress("images", "image", len(todo), run.progress)
 
-    def say(msg: str) -> None:
-        with tqdm.external_write_mode(file=sys.stderr):
-            log(msg)
+    def fail(job: Job, error: Exception) -> None:
+        message = failure_message(str(job.source), error, run.debug)
+        summary.failed.append(message.splitlines()[0])
+        with bar.message():
+            run.log(f"error: {message}")
+        bar.update()
 
     def load(job: Job) -> Picture:
-        return resized(read_image(job.source), size, max_size)
+        return resized(read_image(job.source, run.max_pixels), run.size, run.max_size)
 
     def decoded(readers: ThreadPoolExecutor) -> Iterator[tuple[Job, Picture]]:
         jobs = iter(todo)
@@ -300,28 +355,41 @@ def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, size:
             if following is not None:
                 pending.append((following, readers.submit(load, following)))
             try:
-                yield job, future.result()
-            except StylizeError as e:
-                summary.failed.append(str(e))
-                say(f"error: {e}")
-                bar.update()
+                picture = future.result()
+            except Exception as e:
+                fail(job, e)
+                continue
+            yield job, picture
+
+    def stylized(batch: list[tuple[Job, Picture]]) -> list[tuple[Job, Picture]]:
+        try:
+            return list(
+                zip([job for job, _ in batch], stylizer.stylize_batch([p for _, p in batch]))
+            )
+        except Exception as e:
+            if len(batch) == 1:
+                fail(batch[0][0], e)
+                return []
+        return [done for item in batch for done in stylized([item])]
 
     def written(job: Job, future: Future) -> None:
         try:
             future.result()
             summary.done.append(job.target)
-        except (StylizeError, OSError) as e:
-            summary.failed.append(f"{job.target}: cannot write ({e})")
-            say(f"error: {job.target}: cannot write ({e})")
-        bar.update()
+            bar.update()
+        except OSError as e:
+            fail(job, StylizeError(f"{job.target}: cannot write ({e.strerror or e})"))
+        except Exception as e:
+            fail(job, e)
 
     writes: deque[tuple[Job, Future]] = deque()
     with ThreadPoolExecutor(2) as readers, ThreadPoolExecutor(1) as writer:
         try:
             for batch in stylizer.batches(decoded(readers)):
-                results = stylizer.stylize_batch([pic for _, pic in batch])
-                for (job, _), result in zip(batch, results):
-                    writes.append((job, writer.submit(write_image, job.target, result)))
+                for job, result in stylized(batch):
+                    writes.append(
+                        (job, writer.submit(write_image, job.target, result, run.overwrite))
+                    )
                 while writes and (len(writes) > _IMAGES_IN_FLIGHT or writes[0][1].done()):
                     written(*writes.popleft())
             while writes:

@@ -81,6 +81,8 @@ def stylize_raw_stream(
         data = _read_frame(source, frame_bytes)
         if len(data) < frame_bytes:
             flush()
+            if not data and not count:
+                raise StylizeError("standard input is empty: no frames to stylize")
             if data:
                 raise StylizeError(
                     f"input ended inside frame {count + 1} ({len(data)} of {frame_bytes} bytes): "

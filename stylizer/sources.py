@@ -109,7 +109,8 @@ def plan_jobs(
             continue
         key = target.resolve()
         if key in inputs_seen:
-            plan.errors.append(f"{source}: its output {target} would overwrite an input; use -o")
+            fix = "choose another -o" if out is not None else "use -o to put results elsewhere"
+            plan.errors.append(f"{source}: its output {target} would overwrite an input; {fix}")
         elif key in targets:
             plan.errors.append(f"{source}: output {target} already taken by {targets[key]}")
         else:

@@ -20,9 +20,10 @@ from typing import BinaryIO
 
 import av
 import numpy as np
-from tqdm import tqdm
 
 from .errors import StylizeError
+from .files import atomic_output
+from .progress import Progress
 
 #: Extensions treated as videos.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".ts", ".mts", ".nut")
@@ -217,38 +218,57 @@ def stylize_video(
     options: VideoOptions | None = None,
     progress: bool = False,
     benchmark: StageTimes | None = None,
+    overwrite: bool = True,
 ) -> int:
     """Stylize every frame of ``source`` into ``target``; returns the number of frames.
 
     ``source`` and ``target`` are paths or open binary streams (pipes; a stream's output format
     is ``options.format``). ``stylize_frames`` maps a list of HxWx3 uint8 RGB frames to as many
-    stylized frames. With ``benchmark``, everything runs as usual but the output goes to
-    FFmpeg's null muxer, and the stage timings are filled in.
+    stylized frames. A file is written under a temporary name of this run's own and published
+    when complete (without ``overwrite``, never over a file another run published meanwhile).
+    With ``benchmark``, everything runs as usual but the output goes to FFmpeg's null muxer,
+    and the stage timings are filled in.
     """
     options = options or VideoOptions()
-    times = benchmark or StageTimes()
-    started = time.perf_counter()
     name = _label(source, "standard input")
+    piped = not isinstance(source, Path)
     try:
         inp = av.open(str(source) if isinstance(source, Path) else source)
     except (av.FFmpegError, OSError, ValueError) as e:
         raise StylizeError(f"{name}: not a readable video ({e})") from None
-    if not inp.streams.video:
-        inp.close()
-        raise StylizeError(f"{name}: has no video stream")
-    to_file = isinstance(target, Path) and benchmark is None
-    if to_file:
+    try:
+        if not inp.streams.video:
+            raise StylizeError(f"{name}: has no video stream")
+        if not isinstance(target, Path) or benchmark is not None:
+            return _transcode(inp, name, target, stylize_frames, batch_size, options, progress,
+                              benchmark, piped)  # fmt: skip
         partial = target.with_name(f"{target.stem}.partial{target.suffix}")
-        tmp = target.with_name(f".{target.name}.part{target.suffix}")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        keep = partial if options.keep_partial else None
+        with atomic_output(target, overwrite=overwrite, partial=keep) as tmp:
+            return _transcode(inp, name, tmp, stylize_frames, batch_size, options, progress,
+                              benchmark, piped, str(target))  # fmt: skip
+    finally:
+        inp.close()
+
+
+def _transcode(inp, name: str, target: Media, stylize_frames, batch_size: int,
+               options: VideoOptions, progress: bool, benchmark: StageTimes | None,
+               piped: bool, label: str | None = None) -> int:  # fmt: skip
+    """The three stages of ``stylize_video`` from the open input (``piped``: read from a
+    stream) to ``target`` (a path, a stream, or ignored with ``benchmark``); ``label`` names a
+    file target in messages."""
+    times = benchmark or StageTimes()
+    started = time.perf_counter()
     stop = threading.Event()
     count = 0
     out = None
     try:
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
-        destination = os.devnull if benchmark is not None else str(tmp) if to_file else target
-        out, vout, routes = _open_output(inp, vin, destination, target, options, benchmark)
+        destination = os.devnull if benchmark is not None else target
+        destination = str(destination) if isinstance(destination, Path) else destination
+        out, vout, routes = _open_output(inp, vin, destination, target, options, benchmark,
+                                         label)  # fmt: skip
         decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES * batch_size)
         done: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         threads = [
@@ -263,13 +283,7 @@ def stylize_video(
         ]
         for t in threads:
             t.start()
-        bar = tqdm(
-            total=vin.frames or None,
-            unit="frame",
-            disable=not progress,
-            dynamic_ncols=True,
-            leave=False,
-        )
+        bar = Progress(name, "frame", vin.frames or None, progress)
         try:
             first = True
             for batch in _drain(done, stop):
@@ -307,27 +321,18 @@ def stylize_video(
         out.close()
         out = None
         times.frames, times.wall = count, time.perf_counter() - started
-        if to_file:
-            tmp.replace(target)
         return count
     except BaseException as e:
         stop.set()
         if out is not None:
             with contextlib.suppress(Exception):
                 out.close()  # flushes what was muxed, for --keep-partial
-        if to_file and tmp.exists():
-            if options.keep_partial:
-                tmp.replace(partial)
-            else:
-                tmp.unlink()
         if isinstance(e, av.FFmpegError):
             hint = ""
-            if not isinstance(source, Path) and inp.format.name.startswith("mov"):
+            if piped and inp.format.name.startswith("mov"):
                 hint = "; an MP4/MOV read from a pipe needs its index first (-movflags +faststart)"
             raise StylizeError(f"{name}: video failed at frame {count} ({e}){hint}") from None
         raise
-    finally:
-        inp.close()
 
 
 #: Audio codecs MPEG-TS can carry; FFmpeg's muxer would write any other as an opaque data stream.
@@ -365,9 +370,10 @@ def _reencoded_audio(out, s):
     raise StylizeError("no audio encoder that this container takes")
 
 
-def _open_output(inp, vin, destination, target: Media, options: VideoOptions, benchmark):
+def _open_output(inp, vin, destination, target: Media, options: VideoOptions, benchmark,
+                 label: str | None = None):  # fmt: skip
     """The output container: one encoded video stream plus a route for every other stream."""
-    label = _label(target, "standard output")
+    label = label or _label(target, "standard output")
     muxer, codec = _output_format(inp, target, options)
     try:
         out = av.open(destination, "w", format="null" if benchmark is not None else muxer)

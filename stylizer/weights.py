@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pickle
 import warnings
+import zipfile
 from pathlib import Path
 
+import safetensors.torch
 import torch
 
 from .errors import StylizeError
+from .files import atomic_output
 from .models import GENERATORS, Generator, GeneratorSpec, build_generator, set_bn_per_image
 from .models.patchgan import looks_like_discriminator
 
@@ -16,13 +19,50 @@ _STALE_NORM_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
 _WRAPPER_KEYS = ("state_dict", "generator", "model", "netG", "G")
 
 
+#: Extensions of the weight files ``--weights FOLDER`` looks for.
+WEIGHT_EXTENSIONS = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
+
+
+def weight_file_in(folder: Path) -> Path:
+    """The one weight file a folder given as weights holds, or a one-line error saying what
+    the folder holds instead."""
+    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_EXTENSIONS)
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(p.name for p in found[:4]) + (", ..." if len(found) > 4 else "")
+    what = f"{len(found)} weight files ({names}): name one" if found else "no weight file"
+    raise StylizeError(f"{folder}: a folder, not a weight file; it holds {what}")
+
+
+def _is_torchscript(path: Path) -> bool:
+    """TorchScript archives (``torch.jit.save``) carry their code beside the tensors."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(
+                n.split("/", 1)[-1].startswith(("code/", "constants.pkl"))
+                for n in archive.namelist()
+            )
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a ``.pth`` file, opened with ``weights_only`` so that no pickled code can run."""
+    """Tensors of a ``.pth`` file, opened with ``weights_only`` so that no pickled code can run,
+    or of a ``.safetensors`` file, which holds nothing but tensors."""
     path = Path(path)
+    if path.is_dir():
+        path = weight_file_in(path)
     if not path.is_file():
         raise StylizeError(f"{path}: no such weight file")
     if path.stat().st_size == 0:
         raise StylizeError(f"{path}: empty file, not a weight file")
+    if path.suffix == ".safetensors":
+        return _tensors_of(_read_safetensors(path), path)
+    if _is_torchscript(path):
+        raise StylizeError(
+            f"{path}: a TorchScript program, not a state dict; save the generator's "
+            "state_dict() (torch.save(model.state_dict(), 'g.pth')) and give that"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols it then refuses
@@ -40,6 +80,24 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise StylizeError(f"{path}: not a readable PyTorch weight file ({first})") from None
     return _tensors_of(obj, path)
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return safetensors.torch.load_file(path)
+    except Exception as e:  # SafetensorError, or an OSError from a damaged header
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise StylizeError(f"{path}: not a readable safetensors file ({first})") from None
+
+
+def save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Write a generator state dict as ``.safetensors`` or (any other extension) a ``.pth``
+    the reference loads, atomically."""
+    with atomic_output(path) as tmp:
+        if path.suffix == ".safetensors":
+            safetensors.torch.save_file({k: v.contiguous() for k, v in state.items()}, tmp)
+        else:
+            torch.save(state, tmp)
 
 
 def _tensors_of(obj: object, path: Path) -> dict[str, torch.Tensor]:

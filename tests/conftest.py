@@ -1,4 +1,8 @@
+import io
+import os
+import subprocess
 import sys
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +16,67 @@ from stylizer.models import GeneratorSpec, build_generator
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+class _Pipe(io.RawIOBase):
+    """One end of a pipe over a byte buffer: not seekable, as a real pipe is (a seekable
+    stdin would let an MP4 with its index at the end be read, which a pipe cannot)."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        return self.data.readinto(b)
+
+    def write(self, b) -> int:
+        return self.data.write(b)
+
+
+def run_main(
+    main: Callable[[], None],
+    args: list,
+    stdin: bytes = b"",
+    text: bool = False,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """A console script's ``main`` run in this process, as ``subprocess.run(...,
+    capture_output=True)`` would run it, without the seconds that starting Python and importing
+    PyTorch take: ``args`` as the command line, ``stdin`` as standard input (binary pipes
+    included), ``env`` added to the environment; the exit status, stdout and stderr come back
+    (bytes, or str with ``text``)."""
+    out, err = _Pipe(), _Pipe()
+    streams = (sys.argv, sys.stdin, sys.stdout, sys.stderr)
+    saved_env = dict(os.environ)
+    sys.argv = ["stylize", *map(str, args)]
+    wrappers = (  # kept referenced: a collected wrapper closes its buffer
+        io.TextIOWrapper(io.BufferedReader(_Pipe(stdin)), encoding="utf-8"),
+        io.TextIOWrapper(io.BufferedWriter(out), encoding="utf-8", write_through=True),
+        io.TextIOWrapper(io.BufferedWriter(err), encoding="utf-8", write_through=True),
+    )
+    sys.stdin, sys.stdout, sys.stderr = wrappers
+    os.environ.update(env or {})
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.argv, sys.stdin, sys.stdout, sys.stderr = streams
+        os.environ.clear()
+        os.environ.update(saved_env)
+    stdout, stderr = out.data.getvalue(), err.data.getvalue()
+    del wrappers
+    if text:
+        stdout, stderr = stdout.decode(), stderr.decode()
+    return subprocess.CompletedProcess(args, code, stdout, stderr)
 
 
 def save_generator(path: Path, spec: GeneratorSpec, seed: int = 0) -> Path:
@@ -86,6 +151,27 @@ def write_video(
         out.mux(a.encode(None))
     out.close()
     return path
+
+
+def blobs(seed: int, size: int = 36) -> np.ndarray:
+    """A smooth random colour image (BGR for cv2), easier to learn from than noise."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    return cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def make_inversion_pairs(folder: Path) -> tuple[Path, Path]:
+    """A paired task a generator can learn: B is the colour negative of A."""
+    for i in range(24):
+        a = blobs(i)
+        write_png(folder / "A" / f"{i:03d}.png", a)
+        write_png(folder / "B" / f"{i:03d}.png", 255 - a)
+    return folder / "A", folder / "B"
+
+
+@pytest.fixture
+def inversion_pairs(tmp_path) -> tuple[Path, Path]:
+    return make_inversion_pairs(tmp_path)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,21 +1,19 @@
 import subprocess
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED, noise_image, write_png
+from conftest import SHARED, noise_image, run_main, write_png
 from PIL import Image
 
+from stylizer.cli import main
 from stylizer.images import read_image
 from stylizer.pipeline import Stylizer, stylize_files
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "stylizer", *args], capture_output=True, text=True, cwd=cwd
-    )
+def run(*args: str) -> subprocess.CompletedProcess:
+    """``stylize ARGS``, run in this process; stdout and stderr as text."""
+    return run_main(main, list(args), text=True)
 
 
 def test_folder_of_awkward_images_end_to_end(tmp_path, tiny_weights):
@@ -163,11 +161,8 @@ def test_list_presets_and_inspect(tiny_weights):
 def test_raw_frames_through_pipes(tiny_weights, pix_fmt, channels):
     w, h, n = 50, 30, 5  # 50x30: not a multiple of 4
     frames = [noise_image(h, w, c=channels, seed=i).reshape(h, w, channels) for i in range(n)]
-    r = subprocess.run(
-        [sys.executable, "-m", "stylizer", "-", "--raw", f"{w}x{h}", "--pix-fmt", pix_fmt,
-         "-w", str(tiny_weights), "--batch-size", "2"],
-        input=b"".join(f.tobytes() for f in frames), capture_output=True,
-    )  # fmt: skip
+    r = run_main(main, ["-", "--raw", f"{w}x{h}", "--pix-fmt", pix_fmt, "-w", tiny_weights,
+                        "--batch-size", "2"], b"".join(f.tobytes() for f in frames))  # fmt: skip
     assert r.returncode == 0, r.stderr.decode()
     assert len(r.stdout) == n * w * h * channels  # data only on stdout
     assert b"5 frames stylized" in r.stderr
@@ -182,15 +177,12 @@ def test_raw_frames_through_pipes(tiny_weights, pix_fmt, channels):
 
 
 def test_raw_pipe_mistakes(tiny_weights):
-    r = subprocess.run(
-        [sys.executable, "-m", "stylizer", "-", "--raw", "8x8", "-w", str(tiny_weights)],
-        input=b"\0" * (8 * 8 * 3 * 2 + 10), capture_output=True,
-    )  # fmt: skip
+    r = run_main(main, ["-", "--raw", "8x8", "-w", tiny_weights], b"\0" * (8 * 8 * 3 * 2 + 10))
     assert r.returncode == 1 and len(r.stdout) == 8 * 8 * 3 * 2
     assert b"ended inside frame 3" in r.stderr and b"Traceback" not in r.stderr
     r = run("-", "--raw", "axb", "-w", str(tiny_weights))
     assert r.returncode == 1 and "WIDTHxHEIGHT" in r.stderr
-    r = run("-", "-w", str(tiny_weights))  # no --raw: a container is expected, none came
-    assert r.returncode == 1 and "standard input: not a readable video" in r.stderr
+    r = run_main(main, ["-", "-w", tiny_weights], b"no container")  # no --raw: not a video
+    assert r.returncode == 1 and b"standard input: not a readable video" in r.stderr
     r = run("-", "other.png", "-w", str(tiny_weights))
     assert r.returncode == 2 and "a pipe takes one INPUT" in r.stderr

@@ -1,12 +1,10 @@
-import subprocess
-import sys
-
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, noise_image, write_video
+from conftest import SHARED, noise_image, run_main, write_video
 
+from stylizer.cli import flicker_main
 from stylizer.flicker import camera_move, measure_flicker, visible_mask
 from stylizer.flow import dis_flow, to_gray
 from stylizer.pipeline import Stylizer, stylize_files
@@ -132,32 +130,25 @@ def test_cli_smooths_videos_and_measures_flicker(tmp_path, tiny_weights):
     for mode in ("none", "flow"):
         summary = stylize_files([str(src)], tiny_weights, tmp_path / mode, temporal=mode)
         assert not summary.failed, summary.failed
-    flicker = [sys.executable, "-c", "from stylizer.cli import flicker_main; flicker_main()"]
-    result = subprocess.run(
-        [
-            *flicker,
-            str(src),
-            str(tmp_path / "flow" / "pan.mp4"),
-            "-r",
-            str(tmp_path / "none" / "pan.mp4"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+
+    def flicker(*args):
+        return run_main(flicker_main, list(args), text=True)
+
+    result = flicker(src, tmp_path / "flow" / "pan.mp4", "-r", tmp_path / "none" / "pan.mp4")
     assert result.returncode == 0, result.stderr
     assert (
         result.stdout.startswith("8 frames: warping error ")
         and "PSNR to reference" in result.stdout
     )
-    bad = subprocess.run([*flicker, str(src), str(tmp_path)], capture_output=True, text=True)
+    bad = flicker(src, tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     short = tmp_path / "short.mp4"
     make_clip_file(short, camera_move(photo(), 5, (96, 64)))
-    bad = subprocess.run([*flicker, str(src), str(short)], capture_output=True, text=True)
+    bad = flicker(src, short)
     assert bad.returncode == 1 and "fewer frames" in bad.stderr and "Traceback" not in bad.stderr
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"nothing")
-    bad = subprocess.run([*flicker, str(src), str(junk)], capture_output=True, text=True)
+    bad = flicker(src, junk)
     assert bad.returncode == 1 and bad.stderr.startswith("stylize: error: ")
 
 

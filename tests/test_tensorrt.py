@@ -19,8 +19,8 @@ from stylizer.engines.tensorrt import (
     read_cached,
     shape_profile,
     weights_digest,
-    write_atomically,
 )
+from stylizer.files import atomic_output
 from stylizer.models import GeneratorSpec, set_bn_per_image
 
 CUDA = torch.device("cuda")
@@ -205,7 +205,8 @@ def test_cache_file_is_written_atomically_and_damage_means_rebuild(tmp_path):
     path = tmp_path / "cache" / "key.pt2"
     assert read_cached(path, torch.export.load) is None  # nothing cached yet
     program = torch.export.export(Double(), (torch.ones(3),))
-    write_atomically(path, lambda tmp: torch.export.save(program, tmp))
+    with atomic_output(path) as tmp:
+        torch.export.save(program, tmp)
     assert [p.name for p in path.parent.iterdir()] == ["key.pt2"]  # no temporary file left
     assert torch.equal(read_cached(path, torch.export.load)(torch.ones(3)), torch.full((3,), 2.0))
 
@@ -218,13 +219,9 @@ def test_cache_file_is_written_atomically_and_damage_means_rebuild(tmp_path):
 def test_failed_cache_write_leaves_no_file(tmp_path):
     path = tmp_path / "key.pt2"
 
-    def half_written(tmp):
-        with open(tmp, "wb") as f:
-            f.write(b"partial")
+    with pytest.raises(OSError), atomic_output(path) as tmp:
+        tmp.write_bytes(b"partial")
         raise OSError("disk full")
-
-    with pytest.raises(OSError):
-        write_atomically(path, half_written)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,39 +1,25 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, noise_image, write_png
+from conftest import SHARED, blobs, make_inversion_pairs, noise_image, run_main, write_png
 
 from stylizer import StylizeError, load_generator
+from stylizer.cli import main as stylize_main
+from trainer.cli import main as trainer_main
 from trainer.export import export_preset
 from trainer.loop import train
 from trainer.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def blobs(seed: int, size: int = 36) -> np.ndarray:
-    """A smooth random colour image (BGR for cv2), easier to learn from than noise."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-    import cv2
-
-    return cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
-
-
-@pytest.fixture
-def inversion_pairs(tmp_path) -> tuple[Path, Path]:
-    """A paired task a generator can learn: B is the colour negative of A."""
-    for i in range(24):
-        a = blobs(i)
-        write_png(tmp_path / "A" / f"{i:03d}.png", a)
-        write_png(tmp_path / "B" / f"{i:03d}.png", 255 - a)
-    return tmp_path / "A", tmp_path / "B"
 
 
 def tiny(task: str, data: list[Path], **kw) -> Settings:
@@ -51,16 +37,24 @@ def val_curve(run: Path, key: str) -> list[float]:
     return [r[key] for r in map(json.loads, lines) if r["kind"] == "val"]
 
 
-def test_pix2pix_learns_colour_inversion(tmp_path, inversion_pairs):
-    s = tiny("pix2pix", list(inversion_pairs), epochs=300, decay_epochs=0, steps_per_epoch=1,
-             lr=1e-3, lambda_l1=100.0)  # fmt: skip
-    out = train(s, tmp_path / "run", log=lambda m: None)
-    assert out.step == 300
-    l1 = val_curve(tmp_path / "run", "val_L1")
+@pytest.fixture(scope="module")
+def inversion_run(tmp_path_factory) -> Path:
+    """One pix2pix run of 150 steps on the inversion pairs, every numbered checkpoint kept."""
+    root = tmp_path_factory.mktemp("inversion")
+    s = tiny("pix2pix", list(make_inversion_pairs(root)), epochs=150, decay_epochs=0,
+             steps_per_epoch=1, lr=1e-3, preview_every=25, checkpoint_every=25,
+             keep_checkpoints=0)  # fmt: skip
+    out = train(s, root / "run", log=lambda m: None)
+    assert out.step == 150
+    return root / "run"
+
+
+def test_pix2pix_learns_colour_inversion(inversion_run):
+    l1 = val_curve(inversion_run, "val_L1")
     assert len(l1) == 6
     assert l1[-1] < 0.5 * l1[0], l1
-    assert val_curve(tmp_path / "run", "val_PSNR")[-1] > val_curve(tmp_path / "run", "val_PSNR")[0]
-    run = tmp_path / "run"
+    assert val_curve(inversion_run, "val_PSNR")[-1] > val_curve(inversion_run, "val_PSNR")[0]
+    run = inversion_run
     assert (run / "settings.json").is_file() and (run / "losses.png").is_file()
     assert (run / "previews" / "index.html").is_file()
     assert len(list((run / "previews").glob("step_*.png"))) == 6
@@ -130,20 +124,18 @@ def test_export_then_stylize_preset(tmp_path, inversion_pairs, arch):
     x = torch.rand(1, 3, 40, 40) * 2 - 1
     with torch.no_grad():
         assert (g(x) - ref(x)).abs().max() < 0.02  # fp16 storage
-    env = os.environ | {"STYLIZE_PRESETS": str(tmp_path / "presets")}
+    env = {"STYLIZE_PRESETS": str(tmp_path / "presets")}
     img = write_png(tmp_path / "p.png", noise_image(30, 44))
-    r = subprocess.run([sys.executable, "-m", "stylizer", str(img), "--preset", "inverse"],
-                       capture_output=True, text=True, env=env)  # fmt: skip
+    r = run_main(stylize_main, [img, "--preset", "inverse"], text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "p_inverse.png").is_file()
-    r = subprocess.run([sys.executable, "-m", "stylizer", "--list-presets"],
-                       capture_output=True, text=True, env=env)  # fmt: skip
+    r = run_main(stylize_main, ["--list-presets"], text=True, env=env)
     assert "inverse" in r.stdout
 
 
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "trainer", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd)  # fmt: skip
+def run_cli(*args):
+    """``stylize-train ARGS``, run in this process; stdout and stderr as text."""
+    return run_main(trainer_main, list(args), text=True)
 
 
 def test_bad_training_input_is_explained(tmp_path, inversion_pairs):
@@ -240,28 +232,31 @@ def test_settings_errors():
         Settings(task="pix2pix", crop_size=200).resolve()
 
 
-def test_ctrl_c_saves_and_resumes(tmp_path, inversion_pairs):
-    import signal
-    import time
-
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
+def test_ctrl_c_or_hangup_saves_and_resumes(tmp_path, inversion_pairs, number):
+    """A real signal to this process while it trains (the subprocess SIGTERM test in
+    test_reliability covers the exit status)."""
     a, b = inversion_pairs
-    args = [sys.executable, "-m", "trainer", "--paired", a, b, "-o", tmp_path / "run",
-            "--depth", "5", "--ngf", "8", "--load-size", "36", "--crop-size", "32",
-            "--workers", "0", "--epochs", "100000", "--steps-per-epoch", "1"]  # fmt: skip
-    proc = subprocess.Popen(list(map(str, args)), stderr=subprocess.PIPE, text=True)
     log = tmp_path / "run" / "log.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (log.is_file() and '"train"' in log.read_text()):
-        time.sleep(0.2)  # until step 10 is logged
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "interrupted: saved step" in err and "Traceback" not in err
-    saved = int(err.split("saved step ")[1].split(";")[0])
-    assert saved >= 10 and weights_of(tmp_path / "run")["step"] == saved
+
+    def signal_when_logging():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (log.is_file() and '"train"' in log.read_text()):
+            time.sleep(0.05)  # until step 10 is logged
+        os.kill(os.getpid(), number)
+
+    threading.Thread(target=signal_when_logging, daemon=True).start()
+    messages = []
+    s = tiny("pix2pix", [a, b], epochs=100000, decay_epochs=0, steps_per_epoch=1)
+    out = train(s, tmp_path / "run", log=messages.append)
+    assert out.signal == number and out.step >= 10
+    name = signal.Signals(number).name
+    assert messages[-1] == (f"interrupted ({name}): saved step {out.step}; run the same "
+                            "command again to continue")  # fmt: skip
+    assert weights_of(tmp_path / "run")["step"] == out.step
     r = run_cli("-o", tmp_path / "run", "--stop-after", "3")
-    assert r.returncode == 0 and f"resuming {tmp_path / 'run'} at step {saved}" in r.stderr
-    assert weights_of(tmp_path / "run")["step"] == saved + 3
+    assert r.returncode == 0 and f"resuming {tmp_path / 'run'} at step {out.step}" in r.stderr
+    assert weights_of(tmp_path / "run")["step"] == out.step + 3
 
 
 def test_config_file_sets_defaults(tmp_path, inversion_pairs):
@@ -297,25 +292,21 @@ def test_data_problems_are_warned_once_each(tmp_path, inversion_pairs):
         assert item["A"].shape == item["B"].shape == (3, 32, 32)
 
 
-def test_evaluate_scores_held_out_folders(tmp_path, inversion_pairs):
+def test_evaluate_scores_held_out_folders(tmp_path, inversion_run):
     from trainer.evaluate import evaluate_run
 
-    a, b = inversion_pairs
-    s = tiny("pix2pix", [a, b], epochs=120, decay_epochs=0, steps_per_epoch=1, lr=1e-3,
-             checkpoint_every=5, preview_every=1000)  # fmt: skip
-    train(s, tmp_path / "run", log=lambda m: None)
     for i in range(5):  # held out: pairs the run never saw
         x = blobs(200 + i)
         write_png(tmp_path / "test" / "A" / f"{i}.png", x)
         write_png(tmp_path / "test" / "B" / f"{i}.png", 255 - x)
     test = [tmp_path / "test" / "A", tmp_path / "test" / "B"]
-    early = evaluate_run(tmp_path / "run", test, size=32, log=print,
-                         checkpoint=tmp_path / "run" / "checkpoints" / "step_00000005.pt")  # fmt: skip
-    late = evaluate_run(tmp_path / "run", test, size=32, batch_size=2, log=print)
-    assert early.step == 5 and late.step == 120 and late.count == 5
+    early = evaluate_run(inversion_run, test, size=32, log=print,
+                         checkpoint=inversion_run / "checkpoints" / "step_00000025.pt")  # fmt: skip
+    late = evaluate_run(inversion_run, test, size=32, batch_size=2, log=print)
+    assert early.step == 25 and late.step == 150 and late.count == 5
     assert late.metrics["val_L1"] < 0.7 * early.metrics["val_L1"], (early, late)
     # Batch size changes nothing: each image counts once.
-    whole = evaluate_run(tmp_path / "run", test, size=32, batch_size=5, log=print)
+    whole = evaluate_run(inversion_run, test, size=32, batch_size=5, log=print)
     assert whole.metrics["val_L1"] == pytest.approx(late.metrics["val_L1"], rel=1e-5)
 
 
@@ -361,8 +352,8 @@ def test_init_from_fine_tunes_another_runs_networks(tmp_path, inversion_pairs):
     manifest = json.loads((folder / "preset.json").read_text())
     assert manifest["training"]["initialized_from"]["step"] == 6
     assert manifest["training"]["steps"] == 1
-    listed = subprocess.run([sys.executable, "-m", "stylizer", "--list-presets"], capture_output=True,
-                            text=True, env=os.environ | {"STYLIZE_PRESETS": str(folder.parent)})  # fmt: skip
+    listed = run_main(stylize_main, ["--list-presets"], text=True,
+                      env={"STYLIZE_PRESETS": str(folder.parent)})  # fmt: skip
     assert "trained 1 step (fine-tuned from a run of 6 steps)" in listed.stdout, listed.stdout
     # Networks of another shape, or nothing there: one line, no run folder left behind.
     for source, message in [(tmp_path / "base", "does not match"), (tmp_path / "nope", "no such")]:
@@ -402,8 +393,8 @@ def test_init_from_a_preset_or_generator_file_fine_tunes_its_generator(
                            / "preset.json").read_text())  # fmt: skip
     assert manifest["training"]["initialized_from"] == {
         "checkpoint": str(folder / "generator.pth"), "step": 4, "generator_only": True}  # fmt: skip
-    listed = subprocess.run([sys.executable, "-m", "stylizer", "--list-presets"], capture_output=True,
-                            text=True, env=os.environ | {"STYLIZE_PRESETS": str(tmp_path / "p2")})  # fmt: skip
+    listed = run_main(stylize_main, ["--list-presets"], text=True,
+                      env={"STYLIZE_PRESETS": str(tmp_path / "p2")})  # fmt: skip
     assert "trained 1 step (fine-tuned from a generator trained 4 steps)" in listed.stdout
     # Another architecture, or a name that is nothing: one line, no run folder left behind.
     cases = [("inverse", "this run trains a ResNet"), ("nothing", "no preset named 'nothing'"),

@@ -8,8 +8,9 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED, write_video
+from conftest import SHARED, run_main, write_video
 
+from stylizer.cli import main
 from stylizer.pipeline import Stylizer, stylize_files
 from stylizer.video import VideoOptions, stylize_video
 
@@ -178,8 +179,8 @@ def test_benchmark_writes_nothing_and_reports_stages(tmp_path, tiny_weights):
 
 
 def run_stylize(args: list[str], weights: Path, stdin: bytes = b"") -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "stylizer", *args, "-w", str(weights)]
-    return subprocess.run(cmd, input=stdin, capture_output=True)
+    """``stylize ARGS -w WEIGHTS`` in this process, ``stdin`` piped in; bytes out."""
+    return run_main(main, [*args, "-w", weights], stdin)
 
 
 @pytest.mark.parametrize("fmt", ["nut", "matroska", "mpegts"])

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from stylizer.errors import StylizeError
+from stylizer.cli import run_command
 from stylizer.models import GENERATORS, NORMS
 
 from .evaluate import evaluate_run
-from .export import export_preset
+from .export import WEIGHT_FORMATS, export_preset
 from .loop import train
 from .settings import Settings
 from .sketch import sketchify
@@ -76,6 +76,9 @@ def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
 @click.option("--gan-loss", type=click.Choice(["lsgan", "vanilla"]))
 @click.option("--preview-every", type=int, default=500, show_default=True)
 @click.option("--checkpoint-every", type=int, default=1000, show_default=True)
+@click.option("--keep-checkpoints", type=click.IntRange(0), default=3, show_default=True,
+              help="Numbered checkpoints to keep, newest first (0: all). Rename one (best.pt, "
+              "say) to keep it for good.")  # fmt: skip
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
 @click.option("--workers", type=int, default=2, show_default=True, help="Data-loading processes.")
@@ -112,10 +115,10 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_,
         settings = Settings(task=task, data=[str(d) for d in data], aligned=aligned,
                             compile=compile_, **clean)  # fmt: skip
     outcome = train(settings, run_dir, device=device, stop_after=stop_after,
-                    progress=not quiet and sys.stderr.isatty(), log=_say)  # fmt: skip
+                    progress=not quiet, log=_say)  # fmt: skip
     _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
     if outcome.interrupted:
-        sys.exit(130)
+        sys.exit(128 + outcome.signal)
 
 
 @click.command(context_settings=CONTEXT)
@@ -130,7 +133,9 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON object of more manifest fields (data sources, licence notes, status).",
 )
-def export_cmd(run_dir, name, direction, description, output, about):
+@click.option("--weights-format", type=click.Choice(WEIGHT_FORMATS), default="pth",
+              show_default=True, help="File format of the preset's weights.")  # fmt: skip
+def export_cmd(run_dir, name, direction, description, output, about, weights_format):
     """Export a run's generator as a preset (plus a reference-compatible .pth).
 
     The manifest records the architecture, data folders and counts, schedule, steps, hardware,
@@ -146,7 +151,7 @@ def export_cmd(run_dir, name, direction, description, output, about):
         if not isinstance(extra, dict):
             raise click.BadParameter(f"{about}: expected a JSON object")
     folder = export_preset(run_dir, name, direction=direction, description=description,
-                           out_dir=output, extra=extra)  # fmt: skip
+                           out_dir=output, extra=extra, weights_format=weights_format)  # fmt: skip
     _say(f"wrote {folder}")
 
 
@@ -201,17 +206,4 @@ def main() -> None:
     args = sys.argv[1:]
     cmd = COMMANDS.get(args[0]) if args else None
     command, args = (cmd, args[1:]) if cmd else (train_cmd, args)
-    try:
-        command.main(args, prog_name=f"stylize-train{' ' + sys.argv[1] if cmd else ''}",
-                     standalone_mode=False)  # fmt: skip
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        _say("interrupted")
-        sys.exit(130)
-    except StylizeError as e:
-        _say(f"error: {e}")
-        sys.exit(1)
+    run_command(command, _say, args, f"stylize-train{' ' + sys.argv[1] if cmd else ''}")

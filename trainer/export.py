@@ -12,9 +12,13 @@ import torch
 from stylizer.errors import StylizeError
 from stylizer.images import is_image_path, write_atomic
 from stylizer.presets import BUILTIN_DIR, MANIFEST
+from stylizer.weights import save_state_dict
 
 from .run import RunFolder
 from .tasks import TASKS
+
+#: File formats ``export_preset`` writes weights in.
+WEIGHT_FORMATS = ("pth", "safetensors")
 
 
 def export_preset(
@@ -26,12 +30,17 @@ def export_preset(
     out_dir: str | Path | None = None,
     extra: dict | None = None,
     half: bool = True,
+    weights_format: str = "pth",
 ) -> Path:
     """Write ``OUT/NAME/`` (manifest + fp16 weights) and a reference-compatible fp32 ``.pth``.
 
     The fp32 file (``NAME_net_G.pth``, in the run folder's ``export/``) is a plain state dict laid
-    out as the reference's ``latest_net_G_A.pth``.
+    out as the reference's ``latest_net_G_A.pth``. ``weights_format="safetensors"`` writes the
+    preset's weights as ``generator.safetensors`` and the fp32 weights as
+    ``NAME_net_G.safetensors`` too (the format chaiNNer, ComfyUI and spandrel prefer).
     """
+    if weights_format not in WEIGHT_FORMATS:
+        raise StylizeError(f"weights format {weights_format!r}: use {' or '.join(WEIGHT_FORMATS)}")
     run = RunFolder(Path(run_dir))
     if not run.exists() or not run.latest.is_file():
         raise StylizeError(f"{run_dir}: not a run folder with a checkpoint")
@@ -44,7 +53,7 @@ def export_preset(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     stored = {k: (v.half() if half and v.is_floating_point() else v) for k, v in weights.items()}
-    torch.save(stored, tmp / "generator.pth")
+    save_state_dict(stored, tmp / f"generator.{weights_format}")
     records = run.records()
     val = [r for r in records if r.get("kind") == "val"]
     init = next((r for r in records if r.get("kind") == "init"), None)
@@ -53,7 +62,7 @@ def export_preset(
     manifest = {
         "name": name,
         "description": description or f"{s.task} generator trained with stylize-train",
-        "weights": "generator.pth",
+        "weights": f"generator.{weights_format}",
         "architecture": spec.to_dict(),
         "intended_input": f"photos; trained on {s.crop_size}px crops of images resized to {s.load_size}",
         "training": {
@@ -86,9 +95,9 @@ def export_preset(
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)
-    (run.root / "export").mkdir(exist_ok=True)
-    torch.save({k: v.float() if v.is_floating_point() else v for k, v in weights.items()},
-               run.root / "export" / f"{name}_net_G.pth")  # fmt: skip
+    full = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    for ext in {"pth", weights_format}:
+        save_state_dict(full, run.root / "export" / f"{name}_net_G.{ext}")
     return folder
 
 

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from stylizer.errors import StylizeError
+from stylizer.progress import Progress
+from stylizer.signals import STOP_SIGNALS
 
 from .data import (
     Augment,
@@ -94,7 +95,12 @@ def build_data(s: Settings, warn: Callable[[str], None]):
 class Outcome:
     step: int
     total: int
-    interrupted: bool = False
+    #: The signal that stopped the session early (after saving), if one did.
+    signal: int | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.signal is not None
 
 
 def lr_factor(s: Settings, epoch: int) -> float:
@@ -146,23 +152,29 @@ def _distributed() -> Iterator[tuple[int, int, torch.device | None]]:
 
 
 class _StopRequest:
-    """The first Ctrl-C asks the loop to stop after the current step (and save); a second one
+    """The first Ctrl-C, SIGTERM (``kill``, ``timeout``, ``docker stop``, a scheduler's
+    pre-emption) or SIGHUP asks the loop to stop after the current step and save; a second one
     stops at once."""
 
     def __init__(self) -> None:
-        self.requested = False
-        self.previous = None
+        self.signal: int | None = None
+        self.previous: dict[int, object] = {}
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            for number in STOP_SIGNALS:
+                self.previous[number] = signal.signal(number, self._handle)
 
-    def _handle(self, *_) -> None:
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def _handle(self, number: int, _frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.signal = number
 
     def restore(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
 
 
 def train(
@@ -215,7 +227,7 @@ def _session(
     task = TASKS[s.task](s, dev)
     step = 0
     if run.latest.is_file():
-        step = run.restore(task)
+        step = run.restore(task, state=run.load_resumable(log if rank == 0 else lambda m: None))
         if rank == 0:
             log(f"resuming {run.root} at step {step} of {total}")
             run.truncate_log(step)
@@ -242,18 +254,13 @@ def _session(
     )
     val_batch = next(iter(DataLoader(val_set, batch_size=len(val_set)))) if len(val_set) else None
     end = total if stop_after is None else min(total, step + stop_after)
-    bar = tqdm(
-        total=total,
-        initial=step,
-        unit="step",
-        disable=not progress or rank != 0,
-        dynamic_ncols=True,
-    )
+    bar = Progress(f"training {run.root}", "step", total, progress and rank == 0, initial=step)
     outcome = Outcome(step, total)
 
     def checkpoint(keep: bool) -> None:
         if rank == 0:
-            run.save_checkpoint({"task": task.state_dict(), "step": step}, step, keep)
+            run.save_checkpoint({"task": task.state_dict(), "step": step}, step, keep,
+                                s.keep_checkpoints)  # fmt: skip
 
     def preview() -> None:
         if rank != 0 or val_batch is None:
@@ -283,7 +290,7 @@ def _session(
                 rate = (step - started) / max(time.monotonic() - t0, 1e-9)
                 run.log({"step": step, "kind": "train", "epoch": epoch, "lr": s.lr * lr_factor(s, epoch),
                          "steps_per_s": rate, **losses})  # fmt: skip
-                bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:4]}, refresh=False)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:4]})
             bar.update()
             if step % s.preview_every == 0 or step == total:
                 preview()
@@ -291,8 +298,9 @@ def _session(
                 checkpoint(keep=step % s.checkpoint_every == 0 or step == total)
         if stop.requested:
             checkpoint(keep=False)
-            outcome.interrupted = True
-            log(f"interrupted: saved step {step}; run the same command again to continue")
+            outcome.signal = stop.signal
+            name = signal.Signals(stop.signal).name
+            log(f"interrupted ({name}): saved step {step}; run the same command again to continue")
     finally:
         stop.restore()
         bar.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import html
 import json
-import os
-import tempfile
+import re
+import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +19,7 @@ import torch
 from torchvision.utils import make_grid
 
 from stylizer.errors import StylizeError
+from stylizer.files import atomic_output
 from stylizer.images import Picture, write_image
 from stylizer.loading import resolve
 from stylizer.presets import MANIFEST
@@ -25,6 +29,34 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .tasks.base import Task
+
+_NUMBERED = re.compile(r"step_(\d{8})\.pt")
+#: Free space below which a failed write is put down to a full disk.
+_FULL_BYTES = 64 * 2**20
+
+
+def state_digest(state: object) -> str:
+    """SHA-256 of every tensor and value in a (nested) checkpoint state, in a fixed order:
+    ``torch.load`` finds a truncated file, but not bytes damaged inside it."""
+    digest = hashlib.sha256()
+
+    def feed(value: object) -> None:
+        if torch.is_tensor(value):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                digest.update(repr(key).encode())
+                feed(value[key])
+        elif isinstance(value, list | tuple):
+            for item in value:
+                feed(item)
+        else:
+            digest.update(repr(value).encode())
+
+    feed(state)
+    return digest.hexdigest()
 
 
 def write_grid(path: Path, images: torch.Tensor, padding: int = 4) -> None:
@@ -89,31 +121,89 @@ class RunFolder:
         self.latest = root / "checkpoints" / "latest.pt"
         self.log_path = root / "log.jsonl"
         self.previews = root / "previews"
+        self.saved_step: int | None = None  # of the last checkpoint written or restored
 
     def exists(self) -> bool:
         return self.settings_path.is_file()
 
-    def save_checkpoint(self, state: dict, step: int, keep: bool) -> None:
-        """Write ``latest.pt`` atomically (temp file + rename), plus a numbered copy if ``keep``."""
-        self.latest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.latest.parent, suffix=".part")
-        os.close(fd)
+    def numbered(self) -> list[tuple[int, Path]]:
+        """The numbered checkpoints ``step_NNNNNNNN.pt``, oldest first."""
+        found = []
+        for path in self.latest.parent.glob("step_*.pt"):
+            if m := _NUMBERED.fullmatch(path.name):
+                found.append((int(m[1]), path))
+        return sorted(found)
+
+    def save_checkpoint(self, state: dict, step: int, keep: bool, keep_last: int = 0) -> None:
+        """Write ``latest.pt`` atomically, plus a numbered copy (a file of its own) if ``keep``;
+        then delete all but the newest ``keep_last`` numbered ones (0 keeps every one). Any
+        other name in the folder, ``best.pt`` say, is the user's and never deleted.
+
+        The state carries a digest of its tensors, so that damage anywhere in the file is found
+        when it is loaded. A failed write (a full disk) is a one-line error that names the
+        intact checkpoint still there."""
+        folder = self.latest.parent
         try:
-            torch.save(state, tmp)
+            with atomic_output(self.latest) as tmp:
+                torch.save(state | {"digest": state_digest(state)}, tmp)
             if keep:
-                os.link(tmp, self.latest.parent / f"step_{step:08d}.pt")
-            os.replace(tmp, self.latest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+                with atomic_output(folder / f"step_{step:08d}.pt") as tmp:
+                    shutil.copyfile(self.latest, tmp)
+        except (OSError, RuntimeError) as e:
+            raise StylizeError(self._write_failure(step, e)) from None
+        self.saved_step = step
+        if keep_last:
+            for _, path in self.numbered()[:-keep_last]:
+                path.unlink(missing_ok=True)
+
+    def _write_failure(self, step: int, error: Exception) -> str:
+        folder = self.latest.parent
+        free = shutil.disk_usage(folder).free if folder.is_dir() else 0
+        if getattr(error, "errno", None) == errno.ENOSPC or free < _FULL_BYTES:
+            why = f"the disk is full ({free // 2**20} MiB free)"
+        else:
+            why = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        if self.saved_step is not None:
+            intact = f"{self.latest} (step {self.saved_step}) is intact"
+        elif self.latest.is_file():
+            intact = f"{self.latest} from before this session is intact"
+        else:
+            intact = "no earlier checkpoint exists"
+        return f"cannot write the checkpoint of step {step} in {folder}: {why}; {intact}"
 
     def load_checkpoint(self, path: Path | None = None) -> dict:
+        """A checkpoint, verified: unreadable, incomplete or altered files are a one-line error."""
         path = path or self.latest
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise StylizeError(f"{path}: damaged or unreadable checkpoint ({first})") from None
+        if not isinstance(state, dict) or "task" not in state or "step" not in state:
+            raise StylizeError(f"{path}: damaged checkpoint (no networks or step in it)")
+        digest = state.pop("digest", None)
+        if digest is not None and digest != state_digest(state):
+            raise StylizeError(f"{path}: damaged checkpoint (its contents fail their checksum)")
+        return state
+
+    def load_resumable(self, log: Callable[[str], None]) -> dict:
+        """The latest checkpoint, or, when it is damaged, the newest intact numbered one, with
+        a one-line notice of what that loses; a one-line error when none is intact."""
+        try:
+            return self.load_checkpoint()
+        except StylizeError as damaged:
+            logged = max((r["step"] for r in self.records()), default=0)
+            for step, path in reversed(self.numbered()):
+                try:
+                    state = self.load_checkpoint(path)
+                except StylizeError:
+                    continue
+                log(f"{damaged}; resuming from {path.name} (step {step}) instead, which loses "
+                    f"up to {max(0, logged - step)} steps (the log reached step {logged})")  # fmt: skip
+                return state
+            raise StylizeError(
+                f"{damaged}; no intact numbered checkpoint to fall back on"
+            ) from None
 
     def restore(
         self,
@@ -127,6 +217,7 @@ class RunFolder:
         its step. A checkpoint of other networks is a one-line error."""
         path = path or self.latest
         state = self.load_checkpoint(path) if state is None else state
+        self.saved_step = int(state["step"])
         try:
             task.load_state_dict(state["task"], nets_only)
         except (KeyError, RuntimeError) as e:

@@ -48,6 +48,7 @@ class Settings:
     seed: int = 0
     preview_every: int = 500
     checkpoint_every: int = 1000
+    keep_checkpoints: int = 3  # numbered checkpoints kept, newest first; 0 keeps every one
     precision: str = "auto"  # auto, fp32, bf16
     channels_last: bool = True
     compile: bool = False

@@ -78,10 +78,18 @@ def default_memory_budget(device: torch.device) -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad H and W up to ``multiple`` (reflecting, centred); return the offsets to crop back."""
+def padded_side(side: int, multiple: int, minimum: int = 0) -> int:
+    """``side`` rounded up to ``multiple``, and to at least ``minimum``."""
+    return max(-(-side // multiple) * multiple, -(-minimum // multiple) * multiple)
+
+
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int, minimum: int = 0
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad H and W up to ``multiple`` and to at least ``minimum`` (centred; reflecting where the
+    image is large enough, else repeating its edge); return the offsets to crop back."""
     h, w = x.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
+    ph, pw = padded_side(h, multiple, minimum) - h, padded_side(w, multiple, minimum) - w
     if not ph and not pw:
         return x, (0, 0)
     top, left = ph // 2, pw // 2
@@ -128,8 +136,8 @@ class Engine:
         raise NotImplementedError
 
     def _padded_pixels(self, height: int, width: int) -> int:
-        m = self.model.size_multiple
-        return (-(-height // m) * m) * (-(-width // m) * m)
+        m, least = self.model.size_multiple, self.model.min_size
+        return padded_side(height, m, least) * padded_side(width, m, least)
 
     def batch_size(self, height: int, width: int, limit: int) -> int:
         """How many frames of this size fit the memory budget together (at least 1); on a CPU
@@ -177,7 +185,7 @@ class Engine:
         x = frames.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
         x = x.mul_(2 / peak).sub_(1)
         h, w = x.shape[-2:]
-        x, (top, left) = pad_to_multiple(x, self.model.size_multiple)
+        x, (top, left) = pad_to_multiple(x, self.model.size_multiple, self.model.min_size)
         x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
         core = self.tile_core(h, w)
         y = tiled_forward(self.model, x, core) if core else self.infer(x)

@@ -20,7 +20,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..files import atomic_output
 from .base import Engine
 from .registry import register_engine
 
@@ -138,20 +138,6 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return root / "stylize" / "tensorrt"
 
 
-def write_atomically(path: Path, save: Callable[[str], None]) -> None:
-    """``save`` to a temporary name beside ``path``, then rename: a reader (another run) sees
-    the whole file or none, and an interrupted save leaves no partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.pt2")
-    os.close(fd)
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-
-
 def read_cached(path: Path, load: Callable[[str], Any]) -> nn.Module | None:
     """The module saved at ``path``, or None when there is none or it cannot be read (damaged,
     truncated): then the caller builds it again."""
@@ -237,7 +223,8 @@ class TensorRTEngine(Engine):
             )
             module = self._build(profile)
             try:
-                write_atomically(path, functools.partial(self._save, module, profile))
+                with atomic_output(path) as tmp:  # another run reads it whole or not at all
+                    self._save(module, profile, str(tmp))
             except Exception as e:  # the engine works; only the next run will build it again
                 _notice(f"could not cache the TensorRT engine ({type(e).__name__}: {e})")
         return module

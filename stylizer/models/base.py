@@ -53,6 +53,12 @@ class Generator(nn.Module):
         raise NotImplementedError
 
     @property
+    def min_size(self) -> int:
+        """Smallest input side the layers accept (reflection pads and instance norm need more
+        than one pixel at the coarsest scale); smaller images are padded up to it."""
+        return self.size_multiple
+
+    @property
     def activation_bytes_per_pixel(self) -> int:
         """Peak activation memory per input pixel of one image, which sizes batches and tiles
         (measured for the reference's ResNet: ~1 KB/px at ngf 64)."""

@@ -78,6 +78,10 @@ class ResnetGenerator(Generator):
         return 4
 
     @property
+    def min_size(self) -> int:
+        return 2 * self.size_multiple  # 2x2 at 1/4 scale, where the blocks reflect-pad by 1
+
+    @property
     def halo(self) -> int:
         # Two 3x3 convs per block at 1/4 scale reach 8 input pixels; the stem, the downs and the
         # ups add 11 (transposed convolutions) or 15 (resize-convolutions).
