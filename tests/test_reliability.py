@@ -69,6 +69,36 @@ def test_tiny_images_are_padded_and_the_whole_folder_is_written(
         assert out is not None and out.shape == cv2.imread(str(source)).shape, source.name
 
 
+def test_a_folder_of_every_bad_kind_writes_every_good_file(tmp_path, tiny_weights):
+    folder = tmp_path / "in"
+    good = {
+        "a.png": noise_image(20, 30),
+        "b.jpg": noise_image(24, 16),
+        "dot.png": noise_image(1, 1),
+    }
+    for name, pixels in good.items():
+        write_png(folder / name, pixels)
+    assert cv2.imwritemulti(
+        str(folder / "pages.tif"), [noise_image(12, 12, seed=i) for i in (1, 2)]
+    )
+    header = struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0)
+    (folder / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    png = cv2.imencode(".png", noise_image(40, 40))[1].tobytes()
+    (folder / "cut.png").write_bytes(png[: len(png) // 3])
+    (folder / "dir.png").mkdir()  # a folder named like an image: not listed, not a failure
+    r = run(folder, "-o", tmp_path / "out", "-w", tiny_weights)
+    assert r.returncode == 1 and b"Traceback" not in r.stderr
+    errors = [line for line in stderr_lines(r) if "error:" in line]
+    assert sorted(line.split(": ")[2].split("/")[-1] for line in errors) == [
+        "bomb.png", "corrupt.jpg", "cut.png", "empty.png"
+    ]  # fmt: skip
+    assert b"4 stylized, 4 failed" in r.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["a.png", "b.jpg", "dot.png", "pages.tif"]
+
+
 class FlakyStylizer(Stylizer):
     """Fails, as a backend bug would, on any batch that holds a picture 9 pixels wide."""
 
