@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .engines import ENGINES, PRECISIONS
-from .errors import StylizeError, failure_message
+from .errors import StylizeError, internal_error
 from .flicker import flicker_report
 from .flow import DIS_PRESETS
 from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, default_max_pixels
@@ -338,9 +338,7 @@ def run_command(
     args = sys.argv[1:] if args is None else args
     try:
         with stop_signals_unwind():
-            command.main(args, prog_name=prog_name, standalone_mode=False)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+            status = command.main(args, prog_name=prog_name, standalone_mode=False)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
@@ -355,8 +353,12 @@ def run_command(
         say(f"error: {e}")
         sys.exit(1)
     except Exception as e:
-        say(failure_message("error", e, debug="--debug" in args).removeprefix("error: "))
+        # Parsing has failed or finished by now: the flag is on the command line or absent.
+        debug = "--debug" in args if any(p.name == "debug" for p in command.params) else None
+        say(internal_error(e, debug))
         sys.exit(1)
+    if isinstance(status, int) and status:  # ctx.exit(N) returns N without standalone mode
+        sys.exit(status)
 
 
 def main() -> None:

@@ -17,8 +17,16 @@ def failure_message(name: str, error: Exception, debug: bool = False) -> str:
     if isinstance(error, StylizeError):
         text = str(error)
         return text if text.startswith(name) else f"{name}: {text}"
+    return f"{name}: {internal_error(error, debug)}"
+
+
+def internal_error(error: Exception, debug: bool | None = False) -> str:
+    """``internal error: Type: message``, then the traceback when ``debug``; with ``debug``
+    None the command has no ``--debug`` flag to point to."""
     first = (str(error).strip().splitlines() or [""])[0]
-    line = f"{name}: internal error: {type(error).__name__}" + (f": {first}" if first else "")
+    line = f"internal error: {type(error).__name__}" + (f": {first}" if first else "")
+    if debug is None:
+        return line
     if not debug:
         return line + " (--debug shows the traceback)"
     return line + "\n" + "".join(traceback.format_exception(error)).rstrip()

@@ -18,11 +18,20 @@ from pathlib import Path
 from .errors import StylizeError
 
 
-def _ordinary_mode(path: Path) -> None:
-    """``mkstemp`` makes files private; results are ordinary files (0666 less the umask)."""
+def _read_umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    return umask
+
+
+#: Read once, at import: setting it to read it is not safe while other threads create files.
+_UMASK = _read_umask()
+
+
+def ordinary_mode(path: Path) -> None:
+    """``mkstemp`` and ``mkdtemp`` make private files and folders; results are ordinary ones
+    (0666 or 0777 less the umask)."""
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_UMASK)
 
 
 def publish(tmp: Path, path: Path, overwrite: bool = True) -> None:
@@ -65,7 +74,7 @@ def atomic_output(
     tmp = Path(name)
     try:
         yield tmp
-        _ordinary_mode(tmp)
+        ordinary_mode(tmp)
         publish(tmp, path, overwrite)
     except BaseException:
         if partial is not None and tmp.is_file() and tmp.stat().st_size:
@@ -82,9 +91,10 @@ def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> None:
 
 
 def output_folder_problem(folder: Path) -> str | None:
-    """Why files cannot be written into ``folder`` (created if missing), or None when they can:
-    found before any work is done, not after it. Tried for real, since permission bits do not
-    tell about read-only file systems or root."""
+    """Why files cannot be written into ``folder`` (or, while it does not exist, into the
+    nearest folder above it, where it would be created), or None when they can: found before
+    any work is done, not after it. Tried for real, since permission bits do not tell about
+    read-only file systems or root."""
     existing = folder
     while not existing.exists():
         if existing.parent == existing:

@@ -67,6 +67,11 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
+def is_multi_page_path(path: Path) -> bool:
+    """Whether the format ``path`` names holds several pages (TIFF)."""
+    return path.suffix.lower() in _MULTI_PAGE
+
+
 def default_max_pixels() -> int:
     """The largest image read by default: what a 128th of this machine's memory holds at one
     byte a pixel (200 megapixels with 24 GiB; decoding, the float copies and tiling take about
@@ -124,10 +129,12 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int | None = None
         raise StylizeError(f"{name}: empty file")
     limit = max_pixels or default_max_pixels()
     header = _header(data)
-    if header and header.width * header.height > limit:
+    if header and header.width * header.height * header.pages > limit:
+        pages = f" x {header.pages} pages" if header.pages > 1 else ""
         raise StylizeError(
-            f"{name}: {header.width}x{header.height} is {header.width * header.height:,} pixels, "
-            f"over the limit of {limit:,} (--max-pixels raises it)"
+            f"{name}: {header.width}x{header.height}{pages} is "
+            f"{header.width * header.height * header.pages:,} pixels, over the limit of "
+            f"{limit:,} (--max-pixels raises it)"
         )
     buffer = np.frombuffer(data, np.uint8)
     try:

@@ -18,7 +18,7 @@ import torch
 from .engines import Engine, engine_class, resolve_device
 from .errors import StylizeError, failure_message
 from .files import output_folder_problem
-from .images import Picture, read_image, write_image
+from .images import Picture, is_multi_page_path, read_image, write_image
 from .loading import load_generator
 from .pipes import parse_size, stylize_raw_stream
 from .progress import Progress
@@ -291,9 +291,11 @@ def stylize_stream(
         raise StylizeError(
             "--raw reads frames from standard input and writes them to standard output"
         )
-    smoother = make_smoother(temporal, temporal_strength)
+    if isinstance(target, Path) and (problem := output_folder_problem(target.parent)):
+        raise StylizeError(f"cannot write {target}: {problem}")
+    make_smoother(temporal, temporal_strength)  # a bad name or strength fails before any work
     stylizer = stylizer or Stylizer(weights, log=log, **stylizer_options)
-    smoother.device = stylizer.engine.device
+    smoother = make_smoother(temporal, temporal_strength, stylizer.engine.device)
     frames = smoothed(stylizer.stylize_frames, smoother)
     if size:
         with Progress("standard input", "frame", enabled=progress) as bar:
@@ -344,7 +346,13 @@ def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, run: 
         bar.update()
 
     def load(job: Job) -> Picture:
-        return resized(read_image(job.source, run.max_pixels), run.size, run.max_size)
+        picture = read_image(job.source, run.max_pixels)
+        if picture.more_pages and not is_multi_page_path(job.target):
+            raise StylizeError(
+                f"{len(picture.pages)} pages do not fit in one {job.target.suffix} image; write "
+                "it as .tif to keep them all"
+            )
+        return resized(picture, run.size, run.max_size)
 
     def decoded(readers: ThreadPoolExecutor) -> Iterator[tuple[Job, Picture]]:
         jobs = iter(todo)
@@ -397,4 +405,5 @@ def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, run: 
         finally:
             for _, future in writes:
                 future.cancel()
+            readers.shutdown(cancel_futures=True)  # a stop signal waits for no queued decode
             bar.close()

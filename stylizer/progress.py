@@ -2,7 +2,7 @@
 
 Under a log file, a job scheduler or a pipe a bar is unreadable (carriage returns) and often
 invisible until the end, so there a line such as ``clip.mp4: 120/300 frames (40%), 3.1
-frames/s, ETA 58 s`` goes to stderr every ``STYLIZE_PROGRESS_SECONDS`` (default 10) seconds.
+frame/s, ETA 58 s`` goes to stderr every ``STYLIZE_PROGRESS_SECONDS`` (default 10) seconds.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class Progress:
         )
         self._every = _interval()
         self._started = self._last = time.monotonic()
+        self._printed = initial
         self.postfix = ""
 
     def update(self, n: int = 1) -> None:
@@ -68,9 +69,12 @@ class Progress:
         self._bar.update(n)
         now = time.monotonic()
         if self._lines and now - self._last >= self._every:
-            self._last = now
-            sys.stderr.write(self.line(now) + "\n")
-            sys.stderr.flush()
+            self._print(now)
+
+    def _print(self, now: float) -> None:
+        self._last, self._printed = now, self.done
+        sys.stderr.write(self.line(now) + "\n")
+        sys.stderr.flush()
 
     def set_postfix(self, values: dict[str, str]) -> None:
         """Figures shown after the counts (training losses, say)."""
@@ -99,7 +103,11 @@ class Progress:
             yield
 
     def close(self) -> None:
+        """Ends the bar; in line mode, a job long enough to have printed lines gets a last one
+        when the work went on past the one before."""
         self._bar.close()
+        if self._lines and self._printed > self._initial and self.done > self._printed:
+            self._print(time.monotonic())
 
     def __enter__(self) -> Progress:
         return self

@@ -25,6 +25,11 @@ class Stopped(KeyboardInterrupt):
         return 128 + self.number
 
 
+def ignored(number: int) -> bool:
+    """Whether the signal is ignored (SIGHUP under ``nohup``): then it stays ignored."""
+    return signal.getsignal(number) == signal.SIG_IGN
+
+
 def _raise(number: int, _frame) -> None:
     raise Stopped(number)
 
@@ -32,11 +37,11 @@ def _raise(number: int, _frame) -> None:
 @contextmanager
 def stop_signals_unwind() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise ``Stopped`` in the main thread (Ctrl-C keeps
-    raising ``KeyboardInterrupt``)."""
+    raising ``KeyboardInterrupt``); a signal the process ignores stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {n: signal.signal(n, _raise) for n in STOP_SIGNALS if n != signal.SIGINT}
+    previous = {n: signal.signal(n, _raise) for n in STOP_SIGNALS[1:] if not ignored(n)}
     try:
         yield
     finally:

@@ -37,7 +37,13 @@ def is_media_path(path: Path) -> bool:
 
 
 def _media_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_media_path(p))
+    """Media files below ``folder``; hidden ones (``.NAME.part.EXT``, another run's result in the
+    making, or macOS's ``._NAME``) are not inputs."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and is_media_path(p) and not p.name.startswith(".")
+    )
 
 
 def _with_ext(path: Path, ext: str | None) -> Path:

@@ -174,6 +174,24 @@ def inversion_pairs(tmp_path) -> tuple[Path, Path]:
     return make_inversion_pairs(tmp_path)
 
 
+def tiny(task: str, data: list[Path], **kw):
+    """Training settings small enough for a test: 32 px crops, 8 filters."""
+    from trainer.settings import Settings
+
+    base = dict(task=task, data=[str(d) for d in data], ngf=8, ndf=8, load_size=36, crop_size=32,
+                workers=0, preview_every=50, checkpoint_every=50, val_count=4)  # fmt: skip
+    if task == "pix2pix":
+        base |= dict(depth=5)
+    else:
+        base |= dict(depth=2, pool_size=4)
+    return Settings(**(base | kw))
+
+
+def weights_of(run: Path) -> dict:
+    """A run's latest checkpoint."""
+    return torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` skip cleanly where there is no CUDA device."""
     if torch.cuda.is_available():

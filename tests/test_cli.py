@@ -135,8 +135,8 @@ def test_no_partial_file_when_writing_fails(tmp_path, tiny_weights, monkeypatch)
 def test_batching_does_not_change_results(tmp_path, tiny_weights):
     pics = [read_image(write_png(tmp_path / f"{i}.png", noise_image(24, 32, seed=i)))
             for i in range(3)]  # fmt: skip
-    one = Stylizer(tiny_weights, batch_size=1)
-    many = Stylizer(tiny_weights, batch_size=3)
+    one = Stylizer(tiny_weights, device="cpu", batch_size=1)
+    many = Stylizer(tiny_weights, device="cpu", batch_size=3)
     assert [len(b) for b in many.batches(enumerate(pics))] == [3]
     together = many.stylize_batch(pics)
     for pic, res in zip(pics, together):

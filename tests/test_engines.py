@@ -40,21 +40,28 @@ def test_auto_and_fallback_choose_a_backend_that_runs_here():
     ]
 
 
-def test_auto_compiles_on_a_cpu_only_when_the_job_is_long(monkeypatch, tiny_weights, tmp_path):
+def test_auto_compiles_only_when_the_job_is_long(monkeypatch, tiny_weights, tmp_path):
     cpu, notices = torch.device("cpu"), []
-    limit = registry.CPU_COMPILE_PIXELS
+    limit = registry.COMPILE_PIXELS
     assert engine_class("auto", cpu, notices.append, workload=limit - 1).name == "eager"
     assert engine_class("auto", cpu, notices.append, workload=limit).name == "compile"
-    assert notices == ["a long job: compiling the model first (backend compile)"]
+    assert notices == ["a long job: preparing the model first (backend compile)"]
+    # On a GPU too: one image or a short clip runs eager, a long video gets TensorRT.
+    for backend in ("tensorrt", "compile"):
+        monkeypatch.setattr(ENGINES[backend], "unavailable", classmethod(lambda cls, d: None))
+    cuda = torch.device("cuda")
+    assert engine_class("auto", cuda, workload=limit - 1).name == "eager"
+    assert engine_class("auto", cuda, workload=limit).name == "tensorrt"
+    monkeypatch.undo()
     # stylize_files measures its videos from their metadata, before decoding them.
     clip = write_video(tmp_path / "clip.mp4", frames(6))
     assert video_pixels(clip) == 6 * 48 * 64
     assert video_pixels(tmp_path / "missing.mp4") == 0
-    monkeypatch.setattr(registry, "CPU_COMPILE_PIXELS", 6 * 48 * 64)
+    monkeypatch.setattr(registry, "COMPILE_PIXELS", 6 * 48 * 64)
     logged = []
     summary = stylize_files([str(clip)], tiny_weights, benchmark=True, log=logged.append)
     assert summary.benchmarked == [clip] and notices[0] in logged, logged
-    monkeypatch.setattr(registry, "CPU_COMPILE_PIXELS", 6 * 48 * 64 + 1)
+    monkeypatch.setattr(registry, "COMPILE_PIXELS", 6 * 48 * 64 + 1)
     logged.clear()
     stylize_files([str(clip)], tiny_weights, benchmark=True, log=logged.append)
     assert notices[0] not in logged
@@ -75,8 +82,8 @@ def test_compile_without_a_compiler_falls_back_with_a_notice(monkeypatch, tmp_pa
 
 def test_bf16_on_the_cpu_stays_close_to_fp32(tiny_weights):
     clip = frames(3)
-    fp32 = Stylizer(tiny_weights, precision="fp32").stylize_frames(clip)
-    bf16 = Stylizer(tiny_weights, precision="bf16")
+    fp32 = Stylizer(tiny_weights, device="cpu", precision="fp32").stylize_frames(clip)
+    bf16 = Stylizer(tiny_weights, device="cpu", precision="bf16")
     assert bf16.engine.dtype == torch.bfloat16
     assert next(bf16.engine.model.parameters()).dtype == torch.bfloat16
     out = bf16.stylize_frames(clip)
@@ -86,8 +93,11 @@ def test_bf16_on_the_cpu_stays_close_to_fp32(tiny_weights):
 
 def test_compiled_backend_matches_eager_and_fills_short_batches(tiny_weights):
     clip = frames(5)  # batches of 3 and 2: the 2 is filled up to 3, not compiled again
-    eager = Stylizer(tiny_weights, batch_size=3, precision="fp32").stylize_frames(clip)
-    compiled = Stylizer(tiny_weights, backend="compile", batch_size=3, precision="fp32")
+    eager = Stylizer(tiny_weights, device="cpu", backend="eager", batch_size=3, precision="fp32")
+    eager = eager.stylize_frames(clip)
+    compiled = Stylizer(
+        tiny_weights, device="cpu", backend="compile", batch_size=3, precision="fp32"
+    )
     out = compiled.stylize_frames(clip)
     assert max(np.abs(a.astype(int) - b).max() for a, b in zip(eager, out, strict=True)) <= 1
     assert compiled.engine.batch_for == {(48, 64): 3}
@@ -99,7 +109,7 @@ def test_unknown_precision_is_a_user_error(tiny_weights):
 
 
 def test_cpu_batches_only_small_frames(tiny_weights):
-    engine = Stylizer(tiny_weights, batch_size=8, precision="fp32").engine
+    engine = Stylizer(tiny_weights, device="cpu", batch_size=8, precision="fp32").engine  # CPU cap
     assert engine.batch_size(48, 64, 8) == 8
     assert engine.batch_size(256, 256, 8) == 2
     assert engine.batch_size(720, 1280, 8) == 1

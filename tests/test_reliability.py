@@ -2,6 +2,7 @@
 
 import errno
 import json
+import os
 import signal
 import struct
 import subprocess
@@ -11,14 +12,22 @@ import time
 import warnings
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import noise_image, run_main, save_generator, write_png, write_video
-from test_trainer import tiny, weights_of
+from conftest import (
+    noise_image,
+    run_main,
+    save_generator,
+    tiny,
+    weights_of,
+    write_png,
+    write_video,
+)
 
 from stylizer import StylizeError, load_generator
 from stylizer.cli import main
@@ -181,7 +190,7 @@ def test_output_problems_are_found_before_any_work(tmp_path, tiny_weights):
     r = run(tmp_path, "-o", tmp_path, "-w", tiny_weights)
     assert r.returncode == 1 and b"would overwrite an input; choose another -o" in r.stderr
     r = run(a, "-w", tiny_weights, "-o", a)
-    assert b"use -o" not in r.stderr
+    assert r.returncode == 1 and b"would overwrite an input; choose another -o" in r.stderr
 
 
 def test_read_only_output_folder_is_found_before_any_work(tmp_path, tiny_weights, monkeypatch):
@@ -377,6 +386,10 @@ def test_damaged_latest_falls_back_to_the_newest_intact_checkpoint(tmp_path, inv
     assert any("fail their checksum" in m and "resuming from step_00000006.pt (step 6)" in m
                and "loses up to 1 steps" in m for m in logged), logged  # fmt: skip
     assert numbered.read_bytes() == before
+    folder.latest.unlink()  # gone altogether: the newest numbered one still serves
+    logged.clear()
+    assert train(None, tmp_path / "run", stop_after=0, log=logged.append).step == 6
+    assert any("resuming from step_00000006.pt" in m for m in logged), logged
     for _, path in folder.numbered():
         path.write_bytes(b"damaged too")
     folder.latest.write_bytes(b"damaged")
@@ -384,23 +397,68 @@ def test_damaged_latest_falls_back_to_the_newest_intact_checkpoint(tmp_path, inv
         train(None, tmp_path / "run", log=lambda m: None)
 
 
-def test_full_disk_while_checkpointing_is_one_line(tmp_path, inversion_pairs, monkeypatch):
+#: How torch.save fails on a full disk: an OSError from the file, or (writing through its zip
+#: writer) a RuntimeError with no errno; and a failure that is not the disk's.
+WRITE_FAILURES = {
+    "errno": (OSError(errno.ENOSPC, "No space left on device"), 10**12, "the disk is full"),
+    "zip-writer": (RuntimeError("PytorchStreamWriter failed writing file data/3: file write "
+                                "failed\nat inline_container.cc"), 2**20, "the disk is full (1 MiB free)"),
+    "other": (RuntimeError("something else\nmore"), 10**12, "something else;"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(WRITE_FAILURES))
+def test_full_disk_while_checkpointing_is_one_line(tmp_path, inversion_pairs, monkeypatch, kind):
+    error, free, says = WRITE_FAILURES[kind]
     train(_short_run(inversion_pairs, 4), tmp_path / "run", stop_after=2, log=lambda m: None)
     real_save = torch.save
 
     def full_disk(obj, f):
         real_save({"partial": torch.zeros(10)}, f)
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise error
+
+    import trainer.run
 
     monkeypatch.setattr(torch, "save", full_disk)
+    monkeypatch.setattr(trainer.run.shutil, "disk_usage", lambda p: SimpleNamespace(free=free))
     with pytest.raises(StylizeError) as caught:
         train(None, tmp_path / "run", log=lambda m: None)
     monkeypatch.undo()
     message = str(caught.value)
-    assert "cannot write the checkpoint of step 4" in message and "the disk is full" in message
+    assert "cannot write the checkpoint of step 4" in message and says in message, message
+    assert ("disk is full" in message) == (kind != "other")
     assert "latest.pt (step 2) is intact" in message and "\n" not in message
     assert weights_of(tmp_path / "run")["step"] == 2
     assert not [p for p in (tmp_path / "run" / "checkpoints").iterdir() if ".part" in p.name]
+
+
+def test_an_ignored_hangup_stays_ignored(monkeypatch):
+    """Under nohup, SIGHUP is ignored: stylize and stylize-train must not stop on it."""
+    from stylizer.signals import stop_signals_unwind
+    from trainer.loop import _StopRequest
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stop_signals_unwind():
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)
+        stop = _StopRequest()
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(0.05)
+        stop.restore()
+        assert not stop.requested
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def test_temporary_files_in_a_folder_are_not_inputs(tmp_path):
+    from stylizer.sources import plan_jobs
+
+    write_png(tmp_path / "in" / "a.png", noise_image(8, 8))
+    write_png(tmp_path / "in" / ".a.png.k2j3.part.png", noise_image(8, 8))  # another run's
+    plan = plan_jobs([str(tmp_path / "in")], tmp_path / "out", "t")
+    assert [job.source.name for job in plan.jobs] == ["a.png"] and not plan.errors
 
 
 def test_old_numbered_checkpoints_are_pruned_but_renamed_ones_kept(tmp_path, inversion_pairs):

@@ -157,10 +157,10 @@ def test_stylizer_frames_through_the_smoother_in_batches(tiny_weights):
     clip = camera_move(photo(), 5, (64, 48))
     results = []
     for batch in (2, 5):
-        stylizer = Stylizer(tiny_weights, batch_size=batch)
+        stylizer = Stylizer(tiny_weights, device="cpu", batch_size=batch)
         run = smoothed(stylizer.stylize_frames, make_smoother("flow"))
         results.append([f for i in range(0, 5, batch) for f in run(clip[i : i + batch])])
-    per_frame = Stylizer(tiny_weights).stylize_frames(clip)
+    per_frame = Stylizer(tiny_weights, device="cpu").stylize_frames(clip)
     # batches of 2 and 5 agree (to the engine's own rounding between batch sizes)
     assert max(np.abs(a.astype(int) - b).max() for a, b in zip(*results, strict=True)) <= 1
     assert np.array_equal(results[0][0], per_frame[0])

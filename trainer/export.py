@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 from stylizer.errors import StylizeError
-from stylizer.images import is_image_path, write_atomic
+from stylizer.files import ordinary_mode, write_atomic
+from stylizer.images import is_image_path
 from stylizer.presets import BUILTIN_DIR, MANIFEST
 from stylizer.weights import save_state_dict
 
@@ -49,54 +51,59 @@ def export_preset(
     step = run.restore(task)
     weights, spec = task.export(direction)
     folder = Path(out_dir or BUILTIN_DIR) / name
-    tmp = folder.with_name(f".{name}.part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    stored = {k: (v.half() if half and v.is_floating_point() else v) for k, v in weights.items()}
-    save_state_dict(stored, tmp / f"generator.{weights_format}")
-    records = run.records()
-    val = [r for r in records if r.get("kind") == "val"]
-    init = next((r for r in records if r.get("kind") == "init"), None)
-    train_rates = [r["steps_per_s"] for r in records if "steps_per_s" in r]
-    hardware = sorted({r["hardware"] for r in records if r.get("kind") == "session"})
-    manifest = {
-        "name": name,
-        "description": description or f"{s.task} generator trained with stylize-train",
-        "weights": f"generator.{weights_format}",
-        "architecture": spec.to_dict(),
-        "intended_input": f"photos; trained on {s.crop_size}px crops of images resized to {s.load_size}",
-        "training": {
-            "task": s.task,
-            "direction": direction,
-            "data": s.data,
-            "data_counts": {d: _count_images(Path(d)) for d in s.data},
-            "steps": step,
-            "initialized_from": init
-            and {
-                "checkpoint": init["from"],
-                "step": init["from_step"],
-                "generator_only": init.get("generator_only", False),
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part", dir=folder.parent))
+    try:  # a folder of this export's own until it is complete (two exports never share one)
+        stored = {
+            k: (v.half() if half and v.is_floating_point() else v) for k, v in weights.items()
+        }
+        save_state_dict(stored, tmp / f"generator.{weights_format}")
+        records = run.records()
+        val = [r for r in records if r.get("kind") == "val"]
+        init = next((r for r in records if r.get("kind") == "init"), None)
+        train_rates = [r["steps_per_s"] for r in records if "steps_per_s" in r]
+        hardware = sorted({r["hardware"] for r in records if r.get("kind") == "session"})
+        manifest = {
+            "name": name,
+            "description": description or f"{s.task} generator trained with stylize-train",
+            "weights": f"generator.{weights_format}",
+            "architecture": spec.to_dict(),
+            "intended_input": f"photos; trained on {s.crop_size}px crops of images resized to {s.load_size}",
+            "training": {
+                "task": s.task,
+                "direction": direction,
+                "data": s.data,
+                "data_counts": {d: _count_images(Path(d)) for d in s.data},
+                "steps": step,
+                "initialized_from": init
+                and {
+                    "checkpoint": init["from"],
+                    "step": init["from_step"],
+                    "generator_only": init.get("generator_only", False),
+                },
+                "schedule": f"{s.epochs} epochs + {s.decay_epochs} decaying, "
+                f"{s.steps_per_epoch or 'one pass'} steps each",
+                "batch_size": s.batch_size,
+                "crop_size": s.crop_size,
+                "last_validation": {
+                    k: v for k, v in (val[-1] if val else {}).items() if k.startswith("val_")
+                },
+                "steps_per_s": train_rates[-1] if train_rates else None,
+                "hardware": hardware,
+                "wall_time_s": round(_training_seconds(records), 1),
+                "precision": s.precision,
+                "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             },
-            "schedule": f"{s.epochs} epochs + {s.decay_epochs} decaying, "
-            f"{s.steps_per_epoch or 'one pass'} steps each",
-            "batch_size": s.batch_size,
-            "crop_size": s.crop_size,
-            "last_validation": {
-                k: v for k, v in (val[-1] if val else {}).items() if k.startswith("val_")
-            },
-            "steps_per_s": train_rates[-1] if train_rates else None,
-            "hardware": hardware,
-            "wall_time_s": round(_training_seconds(records), 1),
-            "precision": s.precision,
-            "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        },
-    } | (extra or {})
-    write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+        } | (extra or {})
+        write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        ordinary_mode(tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     full = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
-    for ext in {"pth", weights_format}:
+    for ext in dict.fromkeys(("pth", weights_format)):
         save_state_dict(full, run.root / "export" / f"{name}_net_G.{ext}")
     return folder
 

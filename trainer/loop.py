@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from stylizer.errors import StylizeError
 from stylizer.progress import Progress
-from stylizer.signals import STOP_SIGNALS
+from stylizer.signals import STOP_SIGNALS, Stopped, ignored
 
 from .data import (
     Augment,
@@ -38,6 +38,8 @@ from .settings import Settings
 from .tasks import TASKS
 
 PREVIEW_SAMPLES = 4
+#: Steps between loss records (and the only host synchronisations of a GPU step).
+LOG_EVERY = 10
 
 
 def collect_items(s: Settings, roots: list[Path], warn: Callable[[str], None], min_side: int = 0):
@@ -129,21 +131,41 @@ def _cpuinfo() -> list[str]:
         return []
 
 
+def training_device(name: str = "auto") -> torch.device:
+    """``auto`` is the first GPU when there is one, else the CPU; otherwise the device named."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise StylizeError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+
+
 @contextmanager
-def _distributed() -> Iterator[tuple[int, int, torch.device | None]]:
-    """Rank, world size and the rank's device under torchrun (0, 1, None otherwise). A process
-    group started here is ended here: left to interpreter shutdown, gloo's worker threads can
-    abort the process (SIGABRT) after training has finished."""
-    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
-        yield 0, 1, None
+def distributed(requested: torch.device) -> Iterator[tuple[int, int, torch.device]]:
+    """Rank, world size and this rank's device: under torchrun, the GPU of its LOCAL_RANK (made
+    current before the process group starts, and named to it, so NCCL never guesses) with
+    NCCL, or the CPU with gloo when the CPU was asked for; otherwise (0, 1, ``requested``).
+
+    A process group started here is ended here: left to interpreter shutdown, gloo's worker
+    threads can abort the process (SIGABRT) after training has finished."""
+    if int(os.environ.get("WORLD_SIZE", 1)) < 2:
+        yield 0, 1, requested
         return
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    device, backend, device_id = requested, "gloo", None
+    if requested.type == "cuda":
+        local, count = int(os.environ.get("LOCAL_RANK", 0)), torch.cuda.device_count()
+        if local >= count:
+            raise StylizeError(
+                f"LOCAL_RANK {local}, but this machine has {count} GPU(s): start at most {count} "
+                "processes a node (torchrun --nproc_per_node), or train on the CPU (--device cpu)"
+            )
+        device = device_id = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+        backend = "nccl"
     started = not torch.distributed.is_initialized()
     if started:
-        torch.distributed.init_process_group(backend)
-    device = (
-        torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if backend == "nccl" else None
-    )
+        torch.distributed.init_process_group(backend, device_id=device_id)
     try:
         yield torch.distributed.get_rank(), torch.distributed.get_world_size(), device
     finally:
@@ -161,7 +183,8 @@ class _StopRequest:
         self.previous: dict[int, object] = {}
         if threading.current_thread() is threading.main_thread():
             for number in STOP_SIGNALS:
-                self.previous[number] = signal.signal(number, self._handle)
+                if not ignored(number):  # SIGHUP under nohup stays ignored
+                    self.previous[number] = signal.signal(number, self._handle)
 
     @property
     def requested(self) -> bool:
@@ -169,12 +192,27 @@ class _StopRequest:
 
     def _handle(self, number: int, _frame) -> None:
         if self.requested:
-            raise KeyboardInterrupt
+            raise Stopped(number)
         self.signal = number
 
     def restore(self) -> None:
         for number, handler in self.previous.items():
             signal.signal(number, handler)
+
+
+def stop_agreed(stop: _StopRequest, step: int, world: int, device: torch.device) -> bool:
+    """Whether to stop before this step. Under torchrun every rank gets the signal but may see
+    it at another step, and a rank that stopped alone would leave the others waiting in an
+    all-reduce: so ranks agree, every ``LOG_EVERY`` steps (one small all-reduce), to stop."""
+    if world == 1:
+        return stop.requested
+    if step % LOG_EVERY:
+        return False
+    flag = torch.tensor([float(stop.requested)], device=device)
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    if flag.item() and not stop.requested:
+        stop.signal = signal.SIGTERM  # another rank's signal
+    return bool(flag.item())
 
 
 def train(
@@ -198,12 +236,7 @@ def train(
         raise StylizeError(f"{run_dir}: not a run folder (no settings.json) and no data given")
     else:
         s = settings.resolve()
-    with _distributed() as (rank, world, dist_device):
-        dev = dist_device or torch.device(
-            "cuda"
-            if device == "auto" and torch.cuda.is_available()
-            else ("cpu" if device == "auto" else device)
-        )
+    with distributed(training_device(device)) as (rank, world, dev):
         return _session(s, run, dev, rank, world, stop_after=stop_after, progress=progress, log=log)
 
 
@@ -226,7 +259,7 @@ def _session(
     torch.manual_seed(s.seed)
     task = TASKS[s.task](s, dev)
     step = 0
-    if run.latest.is_file():
+    if run.latest.is_file() or run.numbered():  # latest.pt missing: the newest numbered one
         step = run.restore(task, state=run.load_resumable(log if rank == 0 else lambda m: None))
         if rank == 0:
             log(f"resuming {run.root} at step {step} of {total}")
@@ -251,6 +284,7 @@ def _session(
         sampler=StepSampler(len(train_set), s.seed, step * s.batch_size, rank, world),
         num_workers=s.workers,
         persistent_workers=False,
+        pin_memory=dev.type == "cuda",
     )
     val_batch = next(iter(DataLoader(val_set, batch_size=len(val_set)))) if len(val_set) else None
     end = total if stop_after is None else min(total, step + stop_after)
@@ -277,7 +311,7 @@ def _session(
     started, t0 = step, time.monotonic()
     stop = _StopRequest()
     try:
-        while step < end and not stop.requested:
+        while step < end and not stop_agreed(stop, step, world, dev):
             batch = next(data)
             epoch = step // steps_per_epoch
             for opt in task.optims.values():
@@ -286,7 +320,8 @@ def _session(
             torch.manual_seed(s.seed * 7919 + step)
             losses = task.train_step(batch)
             step += 1
-            if rank == 0 and (step % 10 == 0 or step == end):
+            if rank == 0 and (step % LOG_EVERY == 0 or step == end):
+                losses = {k: float(v) for k, v in losses.items()}  # the one host sync
                 rate = (step - started) / max(time.monotonic() - t0, 1e-9)
                 run.log({"step": step, "kind": "train", "epoch": epoch, "lr": s.lr * lr_factor(s, epoch),
                          "steps_per_s": rate, **losses})  # fmt: skip

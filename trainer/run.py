@@ -104,14 +104,28 @@ def start_from(run: RunFolder, task: Task, source: str) -> dict:
     return {"from": str(weights), "from_step": steps, "generator_only": True}
 
 
+def is_checkpoint(state: object) -> bool:
+    """Whether a loaded file is a training checkpoint (networks, optimisers, step)."""
+    return isinstance(state, dict) and "task" in state and "step" in state
+
+
+def verified(state: dict, path: Path) -> dict:
+    """The checkpoint without its digest, after checking it (checkpoints from before digests
+    pass as they are)."""
+    digest = state.pop("digest", None)
+    if digest is not None and digest != state_digest(state):
+        raise StylizeError(f"{path}: damaged checkpoint (its contents fail their checksum)")
+    return state
+
+
 def _checkpoint_in(path: Path) -> dict | None:
-    """The training checkpoint (every network, optimisers, step) ``path`` holds, or None for
-    bare generator weights or anything else."""
+    """The training checkpoint (every network, optimisers, step) ``path`` holds, verified, or
+    None for bare generator weights or anything else."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
         return None  # not ours; the weight-file reader says what is wrong with it
-    return state if isinstance(state, dict) and "task" in state and "step" in state else None
+    return verified(state, path) if is_checkpoint(state) else None
 
 
 class RunFolder:
@@ -146,20 +160,24 @@ class RunFolder:
         try:
             with atomic_output(self.latest) as tmp:
                 torch.save(state | {"digest": state_digest(state)}, tmp)
+            self.saved_step = step
             if keep:
                 with atomic_output(folder / f"step_{step:08d}.pt") as tmp:
                     shutil.copyfile(self.latest, tmp)
         except (OSError, RuntimeError) as e:
             raise StylizeError(self._write_failure(step, e)) from None
-        self.saved_step = step
         if keep_last:
             for _, path in self.numbered()[:-keep_last]:
                 path.unlink(missing_ok=True)
 
     def _write_failure(self, step: int, error: Exception) -> str:
         folder = self.latest.parent
-        free = shutil.disk_usage(folder).free if folder.is_dir() else 0
-        if getattr(error, "errno", None) == errno.ENOSPC or free < _FULL_BYTES:
+        existing = next(p for p in (folder, *folder.parents) if p.is_dir())
+        free = shutil.disk_usage(existing).free
+        # torch.save reports a full disk as a RuntimeError without an errno: then free space says
+        if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (
+            not isinstance(error, OSError) and free < _FULL_BYTES
+        ):
             why = f"the disk is full ({free // 2**20} MiB free)"
         else:
             why = (str(error).strip().splitlines() or [type(error).__name__])[0]
@@ -179,12 +197,9 @@ class RunFolder:
         except Exception as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise StylizeError(f"{path}: damaged or unreadable checkpoint ({first})") from None
-        if not isinstance(state, dict) or "task" not in state or "step" not in state:
+        if not is_checkpoint(state):
             raise StylizeError(f"{path}: damaged checkpoint (no networks or step in it)")
-        digest = state.pop("digest", None)
-        if digest is not None and digest != state_digest(state):
-            raise StylizeError(f"{path}: damaged checkpoint (its contents fail their checksum)")
-        return state
+        return verified(state, path)
 
     def load_resumable(self, log: Callable[[str], None]) -> dict:
         """The latest checkpoint, or, when it is damaged, the newest intact numbered one, with

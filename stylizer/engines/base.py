@@ -7,6 +7,8 @@ around the model lives here so that all backends treat frames the same way.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -98,6 +100,12 @@ def pad_to_multiple(
     return F.pad(x, pads, mode=mode), (top, left)
 
 
+#: The name (prefix) of the one thread that runs all inference of a process.
+_INFERENCE_THREAD = "stylize-inference"
+#: Starts its thread on the first call, so importing costs nothing.
+_inference = ThreadPoolExecutor(1, thread_name_prefix=_INFERENCE_THREAD)
+
+
 #: On a CPU, batching gains nothing beyond about this many pixels and then costs: the vangogh
 #: preset in bf16 on 2 cores ran 76 / 71 / 77 ms per 256x256 frame in batches of 1 / 2 / 4, and
 #: 1.20 against 1.63 s per 1280x720 frame in batches of 1 and 4 (fp32: 2.55 against 3.86 s).
@@ -118,6 +126,11 @@ class Engine:
         precision: str = "auto",
     ) -> None:
         self.dtype = resolve_precision(precision, device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # a video repeats one frame size: tune once
+            if self.dtype == torch.float32:  # fp32 means fp32 (PyTorch's convolutions use TF32)
+                torch.backends.cudnn.allow_tf32 = False
+                torch.backends.cuda.matmul.allow_tf32 = False
         self.model = model.to(device=device, dtype=self.dtype, memory_format=torch.channels_last)
         self.model.eval()
         self.device = device
@@ -160,9 +173,17 @@ class Engine:
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """NHWC uint8 or uint16 frames (any device) to stylized frames of the same shape and type.
 
-        Out of memory, the same frames are retried one by one with half the memory budget, which
-        ends in tiling: a frame is never skipped.
+        Every call runs on the process's one inference thread, whichever thread makes it: CUDA
+        graphs (``compile`` on a GPU) belong to the thread that recorded them, and each video
+        is decoded and stylized by threads of its own.
         """
+        if threading.current_thread().name.startswith(_INFERENCE_THREAD):
+            return self._stylize(frames)
+        return _inference.submit(self._stylize, frames).result()
+
+    def _stylize(self, frames: torch.Tensor) -> torch.Tensor:
+        """Out of memory, the same frames are retried one by one with half the memory budget,
+        which ends in tiling: a frame is never skipped."""
         try:
             return self._run(frames)
         except (torch.OutOfMemoryError, RuntimeError) as e:
@@ -175,13 +196,18 @@ class Engine:
             if budget < MIN_BUDGET:
                 raise StylizeError(f"out of memory even in small tiles on {self.device}") from None
             self.memory_budget = budget
-            return torch.cat([self(frame[None]) for frame in frames])
+            self.out_of_memory()
+            return torch.cat([self._stylize(frame[None]) for frame in frames])
+
+    def out_of_memory(self) -> None:
+        """Called before the frames of a batch that ran out of memory are retried one by one:
+        a backend drops whatever would make them cost as much again."""
 
     @torch.inference_mode()
     def _run(self, frames: torch.Tensor) -> torch.Tensor:
         peak = 255.0 if frames.dtype == torch.uint8 else 65535.0
-        if self.device.type == "cuda":  # integer frames cross once, pinned; floats made there
-            frames = frames.pin_memory()
+        if self.device.type == "cuda" and frames.device.type == "cpu":
+            frames = frames.pin_memory()  # integer frames cross once, pinned; floats made there
         x = frames.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
         x = x.mul_(2 / peak).sub_(1)
         h, w = x.shape[-2:]

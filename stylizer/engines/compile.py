@@ -49,6 +49,9 @@ class CompiledEngine(Engine):
         self.compiled = torch.compile(self.model, mode=self.mode)
         self.batch_for: dict[tuple[int, int], int] = {}
 
+    def out_of_memory(self) -> None:
+        self.batch_for.clear()  # or single frames would be filled up to the batch that failed
+
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         n, size = x.shape[0], tuple(x.shape[-2:])
         full = self.batch_for[size] = max(self.batch_for.get(size, 0), n)

@@ -12,14 +12,15 @@ from .base import Engine
 ENGINES = Registry("backend")
 register_engine = ENGINES.register
 
-#: What ``auto`` tries, best first, per device type.
-AUTO_ORDER = {"cuda": ("tensorrt", "compile", "eager"), "cpu": ("eager",)}
+#: What ``auto`` tries for a long job, best first, per device type; a short one runs eager.
+AUTO_ORDER = {"cuda": ("tensorrt", "compile", "eager"), "cpu": ("compile", "eager")}
 
-#: On a CPU, ``auto`` compiles only for jobs of at least this many pixels (frames x size):
-#: compiling takes about 15 s, and then frames run 1.5x faster (the vangogh preset at 720p on
-#: 2 cores: 0.86 s a frame against 1.29 s eager), so it pays off after about 35 MP; 100 MP is a
-#: 720p video of 4 seconds.
-CPU_COMPILE_PIXELS = 100_000_000
+#: ``auto`` builds a TensorRT engine or compiles only for jobs of at least this many pixels
+#: (frames x size). On a CPU compiling takes about 15 s, and then frames run 1.5x faster (the
+#: vangogh preset at 720p on 2 cores: 0.86 s a frame against 1.29 s eager), so it pays off after
+#: about 35 MP; 100 MP is a 720p video of 4 seconds. On a GPU an engine takes a minute or more to
+#: build, which one image or a short clip never earns back either.
+COMPILE_PIXELS = 100_000_000
 
 
 def engine_class(
@@ -30,23 +31,22 @@ def engine_class(
 ) -> type[Engine]:
     """The backend called ``name``; ``auto`` picks the best one that can run on ``device``.
 
-    ``workload`` is the pixels the job will process, when known: on a CPU it decides whether
-    compiling pays off. A named backend that cannot run here (TensorRT not installed, no GPU) is
-    replaced by what ``auto`` picks, with a one-line ``notice`` saying so.
+    ``workload`` is the pixels the job will process, when known: it decides whether building a
+    TensorRT engine or compiling pays off. A named backend that cannot run here (TensorRT not
+    installed, no GPU) is replaced by what ``auto`` picks, with a one-line ``notice``.
     """
     if name != "auto":
         chosen = ENGINES.get_class(name)
         reason = chosen.unavailable(device)
         if reason is None:
             return chosen
-    long_cpu_job = device.type == "cpu" and workload >= CPU_COMPILE_PIXELS
-    order = ("compile", *AUTO_ORDER["cpu"]) if long_cpu_job else AUTO_ORDER[device.type]
-    for candidate in order:
+    long_job = workload >= COMPILE_PIXELS
+    for candidate in AUTO_ORDER[device.type] if long_job else ("eager",):
         cls = ENGINES.get(candidate)
         if cls is not None and cls.unavailable(device) is None:
             if name != "auto":
                 notice(f"backend {name} is unavailable ({reason}); using {candidate}")
-            elif long_cpu_job and candidate == "compile":
-                notice("a long job: compiling the model first (backend compile)")
+            elif long_job and candidate != "eager":
+                notice(f"a long job: preparing the model first (backend {candidate})")
             return cls
     raise AssertionError("the eager backend runs everywhere")

@@ -59,8 +59,14 @@ class Task:
         if self.s.channels_last and self.device.type == "cuda":
             net = net.to(memory_format=torch.channels_last)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # Buffers stay per rank: broadcasting batch-norm statistics from rank 0 before each
+            # forward modifies them in place between the discriminator's two forwards and its
+            # one backward, which autograd refuses on GPUs. Rank 0's are the ones saved; they
+            # only matter with --bn-stats running, since pix2pix infers with per-image ones.
             net = DistributedDataParallel(
-                net, device_ids=[self.device.index] if self.device.type == "cuda" else None
+                net,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                broadcast_buffers=False,
             )
         self.nets[name] = net
         return torch.compile(net) if self.s.compile else net
@@ -79,7 +85,14 @@ class Task:
     def plain(net: nn.Module) -> nn.Module:
         return net.module if isinstance(net, DistributedDataParallel) else net
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def to_device(self, images: torch.Tensor) -> torch.Tensor:
+        """A batch to the training device without waiting for the copy (the loader pins
+        memory on a GPU)."""
+        return images.to(self.device, non_blocking=True)
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One optimisation step; the losses stay on the device (detached), read only when the
+        loop logs them, so a GPU step has no host synchronisation."""
         raise NotImplementedError
 
     @torch.no_grad()

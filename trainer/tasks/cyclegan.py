@@ -29,7 +29,7 @@ class CycleGAN(Task):
 
     def train_step(self, batch):
         s, n = self.s, self.nets
-        real_a, real_b = batch["A"].to(self.device), batch["B"].to(self.device)
+        real_a, real_b = self.to_device(batch["A"]), self.to_device(batch["B"])
         self.set_requires_grad(False, n["D_A"], n["D_B"])
         self.optims["G"].zero_grad(set_to_none=True)
         with self.autocast:
@@ -59,7 +59,7 @@ class CycleGAN(Task):
         (d_a + d_b).backward()
         self.optims["D"].step()
         losses |= {"D_A": d_a, "D_B": d_b}
-        return {k: v.item() for k, v in losses.items()}
+        return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
     def evaluate(self, batch):

@@ -25,7 +25,7 @@ class Pix2Pix(Task):
         self.gan = GANLoss(s.gan_loss).to(device)
 
     def train_step(self, batch):
-        a, b = batch["A"].to(self.device), batch["B"].to(self.device)
+        a, b = self.to_device(batch["A"]), self.to_device(batch["B"])
         with self.autocast:
             fake = self.G(a)
         # Discriminator: real pairs towards 1, generated pairs towards 0.
@@ -46,12 +46,8 @@ class Pix2Pix(Task):
             loss_g = g_gan + g_l1
         loss_g.backward()
         self.optims["G"].step()
-        return {
-            "G_GAN": g_gan.item(),
-            "G_L1": g_l1.item(),
-            "D_real": d_real.item(),
-            "D_fake": d_fake.item(),
-        }
+        losses = {"G_GAN": g_gan, "G_L1": g_l1, "D_real": d_real, "D_fake": d_fake}
+        return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
     def evaluate(self, batch):
