@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -63,11 +65,15 @@ class Task:
             # forward modifies them in place between the discriminator's two forwards and its
             # one backward, which autograd refuses on GPUs. Rank 0's are the ones saved; they
             # only matter with --bn-stats running, since pix2pix infers with per-image ones.
-            net = DistributedDataParallel(
-                net,
-                device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                broadcast_buffers=False,
-            )
+            # (PyTorch calls the flag deprecated, yet names it as the one way to keep buffers
+            # rank-local, and warns.)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                net = DistributedDataParallel(
+                    net,
+                    device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                    broadcast_buffers=False,
+                )
         self.nets[name] = net
         return torch.compile(net) if self.s.compile else net
 
