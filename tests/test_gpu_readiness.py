@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import make_inversion_pairs, noise_image, tiny, write_png, write_video
@@ -176,3 +177,29 @@ def test_gpu_check_steps_run_dry(tmp_path):
     assert [line.split()[:2] for line in r.stdout.splitlines()] == [["PASS", "versions"]]
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["versions"]["figures"]["torch"] == torch.__version__
+
+
+def test_flow_is_analysed_while_the_model_runs():
+    """Optical flow needs only the input frames: it runs on a thread of its own while the model
+    stylizes the batch (on a GPU the model is faster than DIS flow on the host)."""
+    from stylizer.temporal import make_smoother, smoothed
+
+    smoother = make_smoother("flow")
+    analysing = threading.Event()
+    analyse = smoother.analyse
+
+    def signalling(frames):
+        analysing.set()
+        return analyse(frames)
+
+    smoother.analyse = signalling
+
+    def model(frames):
+        assert analysing.wait(10), "the flow waited for the model"
+        return [255 - f for f in frames]
+
+    frames = [np.roll(noise_image(48, 64, seed=1), i, axis=1) for i in range(4)]
+    run = smoothed(model, smoother)
+    out = run(frames)
+    assert len(out) == 4 and np.array_equal(out[0], 255 - frames[0])
+    assert not np.array_equal(out[3], 255 - frames[3])  # blended with the moved history

@@ -3,11 +3,16 @@
 A GAN run frame by frame answers small changes of its input with different textures, which
 shows as flicker. A smoother sees the input frames and the stylized frames in order (batch after
 batch, its state carried over) and returns the frames to write.
+
+Its work is in two halves: ``analyse`` looks at input frames only (scene cuts, optical flow),
+so ``smoothed`` runs it on a thread of its own while the model stylizes the same frames;
+``apply`` then blends each stylized frame with the previous result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -17,6 +22,8 @@ from ..flow import to_gray
 from ..registry import Registry
 
 SMOOTHERS = Registry("temporal smoothing")
+#: Analyses input frames (OpenCV's flow releases the GIL) while the model stylizes them.
+_analysis = ThreadPoolExecutor(1, thread_name_prefix="stylize-analysis")
 register_smoother = SMOOTHERS.register
 
 #: Frames are compared at about this many pixels on the longer side (flow, scene cuts).
@@ -37,27 +44,50 @@ class Smoother:
 
     def reset(self) -> None:
         """Forget the past: the next frame starts afresh (a new video, a scene cut)."""
-        self.prev_gray: np.ndarray | None = None
-        self.prev_out: np.ndarray | None = None
+        self.prev_gray: np.ndarray | None = None  # the last input analysed
+        self.prev_out: np.ndarray | None = None  # the last result
 
     def __call__(self, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:
         """Smooth a batch of stylized frames, in order, given the frames they were made from."""
-        return [self.step(i, o) for i, o in zip(inputs, outputs, strict=True)]
+        return self.apply(self.analyse(inputs), outputs)
+
+    def analyse(self, inputs: list[np.ndarray]) -> list[object | None]:
+        """What blending each frame needs, from the input frames alone; None starts the history
+        afresh at that frame (the first one, a new size, a scene cut)."""
+        found = []
+        for frame in inputs:
+            gray = self.analysis_gray(frame)
+            cut = self.prev_gray is None or self.prev_gray.shape != gray.shape
+            found.append(None if cut else self.relate(gray, self.prev_gray))
+            self.prev_gray = gray
+        return found
+
+    def apply(self, analyses: list[object | None], outputs: list[np.ndarray]) -> list[np.ndarray]:
+        """The frames to write: each stylized frame blended as its analysis says."""
+        results = []
+        for analysis, out in zip(analyses, outputs, strict=True):
+            if analysis is None or self.prev_out is None or self.prev_out.shape != out.shape:
+                self.restart()
+                self.prev_out = out
+            else:
+                self.prev_out = self.blend(analysis, out)
+            results.append(self.prev_out)
+        return results
 
     def analysis_gray(self, frame: np.ndarray) -> np.ndarray:
         return to_gray(frame, min(1.0, ANALYSIS_SIDE / max(frame.shape[:2])))
 
-    def step(self, inp: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def relate(self, gray: np.ndarray, prev_gray: np.ndarray) -> object | None:
+        """How this input frame follows the previous one, for ``blend``; None at a scene cut.
+        Without smoothing every frame stands alone."""
+        return None
+
+    def blend(self, analysis: object, out: np.ndarray) -> np.ndarray:
+        """The frame to write for the stylized ``out``, given ``self.prev_out``."""
         return out
 
-    def restart(self, gray: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Start the history at this frame, which passes unchanged."""
-        self.prev_gray, self.prev_out = gray, out
-        return out
-
-    def is_cut(self, gray: np.ndarray) -> bool:
-        """No history or a new frame size; methods add their own test for scene cuts."""
-        return self.prev_gray is None or self.prev_gray.shape != gray.shape
+    def restart(self) -> None:
+        """The history starts afresh at this frame, which passes unchanged."""
 
 
 register_smoother("none")(Smoother)
@@ -76,6 +106,8 @@ def smoothed(
     """``stylize_frames`` followed by ``smoother``: frames in, smoothed stylized frames out."""
 
     def run(frames: list[np.ndarray]) -> list[np.ndarray]:
-        return smoother(frames, stylize_frames(frames))
+        analyses = _analysis.submit(smoother.analyse, frames)  # while the model runs
+        outputs = stylize_frames(frames)
+        return smoother.apply(analyses.result(), outputs)
 
     return run

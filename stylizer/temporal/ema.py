@@ -18,15 +18,10 @@ CUT_DIFFERENCE = 0.1
 class EmaSmoother(Smoother):
     default_strength = 0.4
 
-    def is_cut(self, gray: np.ndarray) -> bool:
-        if super().is_cut(gray):
-            return True
-        return bool(cv2.absdiff(gray, self.prev_gray).mean() / 255 > CUT_DIFFERENCE)
+    def relate(self, gray: np.ndarray, prev_gray: np.ndarray) -> bool | None:
+        cut = cv2.absdiff(gray, prev_gray).mean() / 255 > CUT_DIFFERENCE
+        return None if cut else True
 
-    def step(self, inp: np.ndarray, out: np.ndarray) -> np.ndarray:
-        gray = self.analysis_gray(inp)
-        if self.is_cut(gray) or self.prev_out.shape != out.shape:
-            return self.restart(gray, out)
+    def blend(self, analysis: bool, out: np.ndarray) -> np.ndarray:
         result = cv2.addWeighted(self.prev_out, self.strength, out, 1 - self.strength, 0)
-        self.prev_gray, self.prev_out = gray, result.reshape(out.shape)
-        return self.prev_out
+        return result.reshape(out.shape)

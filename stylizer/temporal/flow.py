@@ -38,19 +38,20 @@ class FlowSmoother(Smoother):
         super().reset()
         self.prev_tensor: torch.Tensor | None = None  # ``prev_out`` on the device, NCHW float
 
-    def restart(self, gray: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def restart(self) -> None:
         self.prev_tensor = None
-        return super().restart(gray, out)
 
-    def step(self, inp: np.ndarray, out: np.ndarray) -> np.ndarray:
-        gray = self.analysis_gray(inp)
-        if self.is_cut(gray) or self.prev_out.shape != out.shape or max(gray.shape) < MIN_SIDE:
-            return self.restart(gray, out)
-        flow = dis_flow(gray, self.prev_gray, "ultrafast")  # current -> previous
-        error = cv2.absdiff(gray, warp(self.prev_gray, flow)).astype(np.float32)
+    def relate(self, gray: np.ndarray, prev_gray: np.ndarray):
+        """The flow to the previous frame and where it holds, or None (a cut, too small)."""
+        if max(gray.shape) < MIN_SIDE:
+            return None
+        flow = dis_flow(gray, prev_gray, "ultrafast")  # current -> previous
+        error = cv2.absdiff(gray, warp(prev_gray, flow)).astype(np.float32)
         visible = np.clip(1 - error / MATCH_TOLERANCE, 0, 1) * inside(flow)
-        if visible.mean() < MIN_VISIBLE:
-            return self.restart(gray, out)
+        return None if visible.mean() < MIN_VISIBLE else (flow, visible)
+
+    def blend(self, analysis, out: np.ndarray) -> np.ndarray:
+        flow, visible = analysis
         h, w = out.shape[:2]
         if self.on_device:
             result = self._blend_tensor(out, coarse_map(flow, w, h), visible * self.strength)
@@ -61,7 +62,6 @@ class FlowSmoother(Smoother):
             moved = cv2.remap(self.prev_out, sample_map(flow, w, h), None, cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
             result = blend(moved.reshape(out.shape), out, weight)
-        self.prev_gray, self.prev_out = gray, result
         return result
 
     def _blend_tensor(self, out: np.ndarray, coarse: np.ndarray, weight: np.ndarray) -> np.ndarray:
