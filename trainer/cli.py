@@ -135,7 +135,10 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_,
 )
 @click.option("--weights-format", type=click.Choice(WEIGHT_FORMATS), default="pth",
               show_default=True, help="File format of the preset's weights.")  # fmt: skip
-def export_cmd(run_dir, name, direction, description, output, about, weights_format):
+@click.option("--onnx", is_flag=True,
+              help="Also write export/NAME.onnx (opset 18, dynamic size; images in [0, 1] in "
+              "and out) for ONNX Runtime and other tools.")  # fmt: skip
+def export_cmd(run_dir, name, direction, description, output, about, weights_format, onnx):
     """Export a run's generator as a preset (plus a reference-compatible .pth).
 
     The manifest records the architecture, data folders and counts, schedule, steps, hardware,
@@ -151,7 +154,7 @@ def export_cmd(run_dir, name, direction, description, output, about, weights_for
         if not isinstance(extra, dict):
             raise click.BadParameter(f"{about}: expected a JSON object")
     folder = export_preset(run_dir, name, direction=direction, description=description,
-                           out_dir=output, extra=extra, weights_format=weights_format)  # fmt: skip
+                           out_dir=output, extra=extra, weights_format=weights_format, onnx=onnx)  # fmt: skip
     _say(f"wrote {folder}")
 
 

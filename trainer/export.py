@@ -13,6 +13,7 @@ import torch
 from stylizer.errors import StylizeError
 from stylizer.files import ordinary_mode, write_atomic
 from stylizer.images import is_image_path
+from stylizer.onnx import export_onnx
 from stylizer.presets import BUILTIN_DIR, MANIFEST
 from stylizer.weights import save_state_dict
 
@@ -33,13 +34,15 @@ def export_preset(
     extra: dict | None = None,
     half: bool = True,
     weights_format: str = "pth",
+    onnx: bool = False,
 ) -> Path:
     """Write ``OUT/NAME/`` (manifest + fp16 weights) and a reference-compatible fp32 ``.pth``.
 
     The fp32 file (``NAME_net_G.pth``, in the run folder's ``export/``) is a plain state dict laid
     out as the reference's ``latest_net_G_A.pth``. ``weights_format="safetensors"`` writes the
     preset's weights as ``generator.safetensors`` and the fp32 weights as
-    ``NAME_net_G.safetensors`` too (the format chaiNNer, ComfyUI and spandrel prefer).
+    ``NAME_net_G.safetensors`` too (the format chaiNNer, ComfyUI and spandrel prefer). With
+    ``onnx``, ``export/NAME.onnx`` too: whole images in [0, 1] in and out (``stylizer.onnx``).
     """
     if weights_format not in WEIGHT_FORMATS:
         raise StylizeError(f"weights format {weights_format!r}: use {' or '.join(WEIGHT_FORMATS)}")
@@ -105,6 +108,8 @@ def export_preset(
     full = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     for ext in dict.fromkeys(("pth", weights_format)):
         save_state_dict(full, run.root / "export" / f"{name}_net_G.{ext}")
+    if onnx:
+        export_onnx(task.generator_for(direction), run.root / "export" / f"{name}.onnx")
     return folder
 
 

@@ -1,6 +1,6 @@
 """Inference backends, one file each, chosen by name."""
 
-from . import compile, eager, tensorrt  # noqa: F401  (importing registers them)
+from . import compile, eager, ort, tensorrt  # noqa: F401  (importing registers them)
 from .base import PRECISIONS, Engine, pad_to_multiple, resolve_device, resolve_precision
 from .registry import ENGINES, engine_class
 

@@ -7,11 +7,13 @@ around the model lives here so that all backends treat frames the same way.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from ..errors import StylizeError
 from ..models import Generator
@@ -22,6 +24,11 @@ MIN_BUDGET = 2**18
 
 #: Numeric precisions by name; ``auto`` is resolved per device by ``resolve_precision``.
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def notice(msg: str) -> None:
+    """A one-line notice on stderr that does not break a progress bar."""
+    tqdm.write(f"stylize: {msg}", file=sys.stderr)
 
 
 def _is_oom(error: BaseException) -> bool:

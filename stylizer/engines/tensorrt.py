@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +26,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ..files import atomic_output
-from .base import Engine
+from .base import Engine, notice
 from .registry import register_engine
 
 Shape = tuple[int, int, int, int]
@@ -130,12 +128,12 @@ def cache_key(
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """``$XDG_CACHE_HOME/stylize/tensorrt``, or ``~/.cache/stylize/tensorrt`` when it is unset
-    or not absolute (the XDG rule)."""
+def cache_dir(environ: Mapping[str, str] = os.environ, kind: str = "tensorrt") -> Path:
+    """``$XDG_CACHE_HOME/stylize/KIND``, or ``~/.cache/stylize/KIND`` when it is unset or not
+    absolute (the XDG rule): where built engines (``tensorrt``) and graphs (``onnx``) wait."""
     base = environ.get("XDG_CACHE_HOME", "")
     root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return root / "stylize" / "tensorrt"
+    return root / "stylize" / kind
 
 
 def read_cached(path: Path, load: Callable[[str], Any]) -> nn.Module | None:
@@ -146,14 +144,8 @@ def read_cached(path: Path, load: Callable[[str], Any]) -> nn.Module | None:
     try:
         return load(str(path)).module()
     except Exception as e:
-        _notice(
-            f"cached TensorRT engine {path.name} is unreadable ({type(e).__name__}); rebuilding"
-        )
+        notice(f"cached TensorRT engine {path.name} is unreadable ({type(e).__name__}); rebuilding")
         return None
-
-
-def _notice(msg: str) -> None:
-    tqdm.write(f"stylize: {msg}", file=sys.stderr)
 
 
 def _load_trt(path: str) -> Any:
@@ -217,7 +209,7 @@ class TensorRTEngine(Engine):
             if module is not None:
                 return module
             (n0, _, h0, w0), (n1, _, h1, w1) = profile.min_shape, profile.max_shape
-            _notice(
+            notice(
                 f"building a TensorRT engine for batch {n0}-{n1}, {w0}-{w1} x {h0}-{h1} px "
                 f"(once; cached in {path.parent})"
             )
@@ -226,7 +218,7 @@ class TensorRTEngine(Engine):
                 with atomic_output(path) as tmp:  # another run reads it whole or not at all
                     self._save(module, profile, str(tmp))
             except Exception as e:  # the engine works; only the next run will build it again
-                _notice(f"could not cache the TensorRT engine ({type(e).__name__}: {e})")
+                notice(f"could not cache the TensorRT engine ({type(e).__name__}: {e})")
         return module
 
     def _build(self, profile: Profile) -> nn.Module:

@@ -1,0 +1,79 @@
+"""``ort``: the generator as an ONNX graph in ONNX Runtime, on the CPU.
+
+The graph (``stylizer.onnx``, dynamic batch, height and width) is exported once per set of
+weights and cached in ``cache_dir(kind="onnx")``, keyed by the weights' digest and the versions
+of PyTorch, ONNX Runtime and the opset, so a second run starts at once. It runs in float32 (ONNX
+Runtime's CPU kernels are fastest there) with as many threads as PyTorch uses.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..onnx import OPSET, export_onnx
+from .base import Engine, notice
+from .registry import register_engine
+from .tensorrt import cache_dir, weights_digest
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: its warnings are not the user's business
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@register_engine("ort")
+class OnnxRuntimeEngine(Engine):
+    @classmethod
+    def unavailable(cls, device: torch.device) -> str | None:
+        if device.type != "cpu":
+            return "the ort backend runs on the CPU"
+        try:
+            import onnxruntime  # noqa: F401
+            import onnxscript  # noqa: F401  (the exporter's)
+        except ImportError as e:
+            return f"{e.name} is not installed: pip install stylize[onnx]"
+        return None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.dtype != torch.float32:  # ONNX Runtime's CPU kernels are float32 ones
+            self.dtype = torch.float32
+            self.model = self.model.float()
+        self.session: Any = None
+
+    @functools.cached_property
+    def cache_path(self) -> Path:
+        import onnxruntime
+
+        key = weights_digest(self.model)[:24]
+        versions = f"torch{torch.__version__}-ort{onnxruntime.__version__}-opset{OPSET}"
+        return cache_dir(kind="onnx") / f"{key}-{versions.replace('+', '_')}.onnx"
+
+    def _load_or_build(self) -> Any:
+        path = self.cache_path
+        if path.is_file():
+            try:
+                return _session(path)
+            except Exception as e:  # damaged or truncated: build it again
+                notice(
+                    f"cached ONNX graph {path.name} is unreadable ({type(e).__name__}); rebuilding"
+                )
+        notice(f"exporting the model to ONNX (once; cached in {path.parent})")
+        with torch.inference_mode(False):
+            export_onnx(self.model, path, whole_images=False)
+        return _session(path)
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        if self.session is None:
+            self.session = self._load_or_build()
+        y = self.session.run(None, {"x": x.contiguous().numpy()})[0]
+        return torch.from_numpy(y)

@@ -1,0 +1,83 @@
+"""Generators as ONNX files, for ONNX Runtime (the ``ort`` backend) and any tool that takes ONNX.
+
+``export_onnx`` writes one of two graphs, both with dynamic batch, height and width, at opset
+``OPSET``:
+
+- ``whole_images=True`` (what ``stylize-train export --onnx`` writes, for other tools): input
+  ``image``, float32 N x C x H x W in [0, 1], any H and W of at least the generator's
+  ``min_size``; output ``stylized``, the same shape in [0, 1]. The normalisation to [-1, 1], the
+  padding to the generator's size multiple (repeating the edge pixels) and the crop back are in
+  the graph.
+- ``whole_images=False`` (what the ``ort`` backend runs): the bare generator, input ``x`` in
+  [-1, 1] with H and W multiples of ``size_multiple``, as every backend's ``infer`` gets it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import StylizeError
+from .files import atomic_output
+from .models import Generator
+
+#: The ONNX operator set the files use (ONNX Runtime 1.15 and later, and most tools, run it).
+OPSET = 18
+#: The largest side the graphs accept.
+MAX_SIDE = 16384
+
+
+class ImageGraph(nn.Module):
+    """A generator on whole images in [0, 1]: normalisation, padding and crop inside."""
+
+    def __init__(self, generator: Generator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        m = self.generator.size_multiple
+        x = F.pad(image * 2 - 1, (0, (m - w % m) % m, 0, (m - h % m) % m), mode="replicate")
+        return (self.generator(x)[..., :h, :w] + 1) / 2
+
+
+def _dimensions(model: Generator, whole_images: bool) -> tuple[dict[int, object]]:
+    batch = torch.export.Dim("batch", min=1, max=256)
+    m, least = model.size_multiple, model.min_size
+    if whole_images:
+        return ({0: batch, **{axis: torch.export.Dim(name, min=least, max=MAX_SIDE)
+                              for axis, name in ((2, "height"), (3, "width"))}},)  # fmt: skip
+    steps = {axis: torch.export.Dim(f"{name}_steps", min=max(1, -(-least // m)), max=MAX_SIDE // m)
+             for axis, name in ((2, "height"), (3, "width"))}  # fmt: skip
+    return ({0: batch, 2: m * steps[2], 3: m * steps[3]},)
+
+
+def export_onnx(
+    model: Generator, path: str | Path, whole_images: bool = True, optimize: bool = True
+) -> Path:
+    """Write ``model`` (float32, on the CPU) as an ONNX file at ``path``, atomically.
+    ``optimize=False`` skips the exporter's graph optimisation (half the export time; ONNX
+    Runtime optimises the graph again when it loads it)."""
+    path = Path(path)
+    model = model.float().cpu().eval()
+    m = model.size_multiple
+    side = max(model.min_size, 3 * m)
+    example = torch.zeros(2, model.spec.in_channels, side + 1, side + 3)  # no side special
+    if not whole_images:
+        example = torch.zeros(2, model.spec.in_channels, side, side + m)
+    graph = (ImageGraph(model) if whole_images else model).eval()
+    names = (["image"], ["stylized"]) if whole_images else (["x"], ["y"])
+    try:
+        with atomic_output(path) as tmp, torch.no_grad(), contextlib.redirect_stdout(sys.stderr):
+            torch.onnx.export(graph, (example,), str(tmp), dynamo=True, opset_version=OPSET,
+                              dynamic_shapes=_dimensions(model, whole_images),
+                              input_names=names[0], output_names=names[1], verbose=False,
+                              external_data=False, optimize=optimize)  # fmt: skip
+    except ImportError as e:
+        raise StylizeError(f"ONNX export needs {e.name}: pip install stylize[onnx]") from None
+    return path
