@@ -110,8 +110,8 @@ def test_ddp_keeps_batch_norm_buffers_per_rank(tmp_path, monkeypatch):
     try:
         s = tiny("pix2pix", list(make_inversion_pairs(tmp_path))).resolve()
         task = TASKS["pix2pix"](s, torch.device("cpu"))
-        wrapped = [n for n in task.nets.values() if hasattr(n, "broadcast_buffers")]
-        assert len(wrapped) == 2 and not any(n.broadcast_buffers for n in wrapped)
+        wrapped = [n for n in task.nets.values() if hasattr(n, "forward_sync_buffers")]
+        assert len(wrapped) == 2 and not any(n.forward_sync_buffers for n in wrapped)
     finally:
         torch.distributed.destroy_process_group()
 
@@ -154,6 +154,7 @@ def test_pipes_blend_on_the_engines_device(tiny_weights, monkeypatch):
     stylize_stream(io.BytesIO(frames), out, tiny_weights, raw="8x8", stylizer=stylizer,
                    temporal="none", video=VideoOptions())  # fmt: skip
     assert built[-1] == torch.device("meta") and len(out.getvalue()) == len(frames)
+    assert real("flow", None, torch.device("cuda")).on_device  # so flow blends on that GPU
 
 
 def test_gpu_check_steps_run_dry(tmp_path):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +16,7 @@ from tqdm import tqdm
 from ..errors import StylizeError
 from ..models import Generator
 from ..tiling import tiled_forward
+from ..worker import Worker
 
 #: Below this activation budget an out-of-memory error is final.
 MIN_BUDGET = 2**18
@@ -107,10 +106,8 @@ def pad_to_multiple(
     return F.pad(x, pads, mode=mode), (top, left)
 
 
-#: The name (prefix) of the one thread that runs all inference of a process.
-_INFERENCE_THREAD = "stylize-inference"
-#: Starts its thread on the first call, so importing costs nothing.
-_inference = ThreadPoolExecutor(1, thread_name_prefix=_INFERENCE_THREAD)
+#: The one thread that runs all inference of a process.
+_inference = Worker("stylize-inference")
 
 
 #: On a CPU, batching gains nothing beyond about this many pixels and then costs: the vangogh
@@ -184,9 +181,16 @@ class Engine:
         graphs (``compile`` on a GPU) belong to the thread that recorded them, and each video
         is decoded and stylized by threads of its own.
         """
-        if threading.current_thread().name.startswith(_INFERENCE_THREAD):
+        if _inference.running_here():
+            return self._on_device(frames)
+        return _inference.submit(self._on_device, frames).result()
+
+    def _on_device(self, frames: torch.Tensor) -> torch.Tensor:
+        """``_stylize`` with the engine's GPU current on the inference thread (``cuda:1`` too)."""
+        if self.device.type != "cuda":
             return self._stylize(frames)
-        return _inference.submit(self._stylize, frames).result()
+        with torch.cuda.device(self.device):
+            return self._stylize(frames)
 
     def _stylize(self, frames: torch.Tensor) -> torch.Tensor:
         """Out of memory, the same frames are retried one by one with half the memory budget,

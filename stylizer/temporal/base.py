@@ -12,7 +12,6 @@ so ``smoothed`` runs it on a thread of its own while the model stylizes the same
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -20,10 +19,11 @@ import torch
 from ..errors import StylizeError
 from ..flow import to_gray
 from ..registry import Registry
+from ..worker import Worker
 
 SMOOTHERS = Registry("temporal smoothing")
 #: Analyses input frames (OpenCV's flow releases the GIL) while the model stylizes them.
-_analysis = ThreadPoolExecutor(1, thread_name_prefix="stylize-analysis")
+_analysis = Worker("stylize-analysis")
 register_smoother = SMOOTHERS.register
 
 #: Frames are compared at about this many pixels on the longer side (flow, scene cuts).

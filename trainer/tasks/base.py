@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -61,19 +59,16 @@ class Task:
         if self.s.channels_last and self.device.type == "cuda":
             net = net.to(memory_format=torch.channels_last)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            # Buffers stay per rank: broadcasting batch-norm statistics from rank 0 before each
-            # forward modifies them in place between the discriminator's two forwards and its
-            # one backward, which autograd refuses on GPUs. Rank 0's are the ones saved; they
-            # only matter with --bn-stats running, since pix2pix infers with per-image ones.
-            # (PyTorch calls the flag deprecated, yet names it as the one way to keep buffers
-            # rank-local, and warns.)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                net = DistributedDataParallel(
-                    net,
-                    device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                    broadcast_buffers=False,
-                )
+            # Buffers stay per rank (after one sync at the start, when they are equal anyway):
+            # broadcasting batch-norm statistics from rank 0 before each forward modifies them
+            # in place between the discriminator's two forwards and its one backward, which
+            # autograd refuses on GPUs. Rank 0's are the ones saved; they only matter with
+            # --bn-stats running, since pix2pix infers with per-image ones.
+            net = DistributedDataParallel(
+                net,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                forward_sync_buffers=False,
+            )
         self.nets[name] = net
         return torch.compile(net) if self.s.compile else net
 
