@@ -182,12 +182,16 @@ class TensorRTEngine(Engine):
             return f"torch_tensorrt does not load ({type(e).__name__}: {e})"
         return None
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.contiguous_format  # engines take NCHW: no channels-last round trip
+
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         module = next((m for p, m in self.compiled.items() if p.contains(x.shape)), None)
         if module is None:
             profile = shape_profile(x.shape, self.model.size_multiple)
             module = self.compiled[profile] = self._load_or_build(profile)
-        return module(x.contiguous())  # engines take NCHW-contiguous input
+        return module(x)
 
     @functools.cached_property
     def weights_hash(self) -> str:
