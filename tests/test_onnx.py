@@ -20,6 +20,7 @@ SPECS = [
     GeneratorSpec("resnet", 2, ngf=8),
     GeneratorSpec("resnet-resize", 2, ngf=8),
     GeneratorSpec("unet", 5, ngf=8, norm="batch"),
+    GeneratorSpec("compact", 2, ngf=8),
 ]
 
 

@@ -106,6 +106,7 @@ def test_profile_of_one_frame_has_a_fixed_batch():
     [
         GeneratorSpec("resnet", 2, ngf=8),
         GeneratorSpec("resnet-resize", 2, ngf=8),
+        GeneratorSpec("compact", 2, ngf=8),
         GeneratorSpec("unet", 5, ngf=8),
     ],
     ids=str,

@@ -45,8 +45,9 @@ def test_tile_cores_partition_the_image():
         (GeneratorSpec("resnet", 4, ngf=16), (264, 400), 96),
         (GeneratorSpec("resnet", 3, ngf=8, norm="batch"), (200, 300), 64),
         (GeneratorSpec("resnet-resize", 3, ngf=8), (200, 300), 64),
+        (GeneratorSpec("compact", 3, ngf=8), (200, 300), 64),
     ],
-    ids=["resnet-instance", "resnet-batch", "resnet-resize"],
+    ids=["resnet-instance", "resnet-batch", "resnet-resize", "compact"],
 )
 def test_tiled_matches_untiled(tmp_path, spec, shape, core):
     model = load_generator(save_generator(tmp_path / "g.pth", spec))

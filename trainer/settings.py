@@ -18,7 +18,7 @@ class Settings:
     direction: str = "AtoB"
     # generator / discriminator
     arch: str = ""  # default: unet for pix2pix, resnet for cyclegan
-    depth: int = 0  # default: 8 (unet_256) or 9 blocks
+    depth: int = 0  # default: 8 (unet_256), 4 blocks (compact) or 9 blocks
     ngf: int = 64
     norm: str = ""  # default: batch for pix2pix, instance for cyclegan
     dropout: bool | None = None  # default: on for pix2pix
@@ -60,7 +60,7 @@ class Settings:
         if self.task not in ("pix2pix", "cyclegan"):
             raise StylizeError(f"unknown task {self.task!r}")
         self.arch = self.arch or ("unet" if p2p else "resnet")
-        self.depth = self.depth or (8 if self.arch == "unet" else 9)
+        self.depth = self.depth or {"unet": 8, "compact": 4}.get(self.arch, 9)
         self.norm = self.norm or ("batch" if p2p else "instance")
         self.dropout = p2p if self.dropout is None else self.dropout
         self.gan_loss = self.gan_loss or ("vanilla" if p2p else "lsgan")

@@ -1,6 +1,6 @@
 """Generator architectures (registered by name) and the PatchGAN discriminator."""
 
-from . import resnet, resnet_resize, unet  # noqa: F401  (importing registers them)
+from . import compact, resnet, resnet_resize, unet  # noqa: F401  (importing registers them)
 from .base import GENERATORS, Generator, GeneratorSpec, build_generator, register
 from .norms import NORMS, set_bn_per_image
 from .patchgan import PatchDiscriminator

@@ -47,6 +47,11 @@ class Generator(nn.Module):
         super().__init__()
         self.spec = spec
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Every architecture keeps its layers in ``self.model``, named as the reference names
+        them, so that state dicts load key for key."""
+        return self.model(x)
+
     @property
     def size_multiple(self) -> int:
         """Input height and width must be multiples of this."""

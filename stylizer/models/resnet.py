@@ -70,9 +70,6 @@ class ResnetGenerator(Generator):
             in_channels, out_channels, 3, stride=2, padding=1, output_padding=1, bias=bias
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
     @property
     def size_multiple(self) -> int:
         return 4

@@ -64,9 +64,6 @@ class UnetGenerator(Generator):
             spec.out_channels, ngf, norm, block, in_channels=spec.in_channels, outermost=True
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
     @property
     def size_multiple(self) -> int:
         return 2**self.spec.depth
