@@ -61,8 +61,14 @@ def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
     "(no transposed-convolution checkerboard). compact: nothing at full size, about a ninth of "
     "the ResNet's arithmetic (for fast styles).",
 )
-@click.option("--depth", type=int, help="ResNet blocks (9; compact 4) or U-Net downsamplings (8).")
-@click.option("--ngf", type=int, default=64, show_default=True, help="Generator width.")
+@click.option(
+    "--depth",
+    type=click.IntRange(1),
+    help="ResNet blocks (9; compact 4) or U-Net downsamplings (8).",
+)
+@click.option(
+    "--ngf", type=click.IntRange(1), default=64, show_default=True, help="Generator width."
+)
 @click.option("--norm", type=click.Choice(NORMS))
 @click.option("--epochs", type=int, default=100, show_default=True, help="Epochs at full rate.")
 @click.option("--decay-epochs", type=int, default=100, show_default=True, help="Then linear decay.")
