@@ -67,9 +67,13 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def is_multi_page_path(path: Path) -> bool:
-    """Whether the format ``path`` names holds several pages (TIFF)."""
-    return path.suffix.lower() in _MULTI_PAGE
+def check_pages_fit(pages: int, ext: str) -> None:
+    """A one-line error when ``pages`` pages cannot go into one file of format ``ext``: only
+    TIFF holds several."""
+    if pages > 1 and ext.lower() not in _MULTI_PAGE:
+        raise StylizeError(
+            f"{pages} pages do not fit in one {ext} image; write it as .tif to keep them all"
+        )
 
 
 def default_max_pixels() -> int:
@@ -183,11 +187,8 @@ def encode_image(picture: Picture, ext: str) -> bytes:
     """Encode for the format ``ext`` names, lowering depth or dropping alpha where it must; a
     multi-page picture as a multi-page TIFF (other formats hold one page: an error)."""
     ext = ext.lower()
+    check_pages_fit(len(picture.pages), ext)
     pages = [_encodable(p, ext) for p in picture.pages]
-    if len(pages) > 1 and ext not in _MULTI_PAGE:
-        raise StylizeError(
-            f"{len(pages)} pages do not fit in one {ext} image; write it as .tif to keep them all"
-        )
     try:
         ok, buf = cv2.imencodemulti(ext, pages) if len(pages) > 1 else cv2.imencode(ext, pages[0])
     except cv2.error:

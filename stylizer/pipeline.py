@@ -18,7 +18,7 @@ import torch
 from .engines import Engine, engine_class, resolve_device
 from .errors import StylizeError, failure_message
 from .files import output_folder_problem
-from .images import Picture, is_multi_page_path, read_image, write_image
+from .images import Picture, check_pages_fit, read_image, write_image
 from .loading import load_generator
 from .pipes import parse_size, stylize_raw_stream
 from .progress import Progress
@@ -347,11 +347,7 @@ def _stylize_images(todo: list[Job], stylizer: Stylizer, summary: Summary, run: 
 
     def load(job: Job) -> Picture:
         picture = read_image(job.source, run.max_pixels)
-        if picture.more_pages and not is_multi_page_path(job.target):
-            raise StylizeError(
-                f"{len(picture.pages)} pages do not fit in one {job.target.suffix} image; write "
-                "it as .tif to keep them all"
-            )
+        check_pages_fit(len(picture.pages), job.target.suffix)  # before, not after, inference
         return resized(picture, run.size, run.max_size)
 
     def decoded(readers: ThreadPoolExecutor) -> Iterator[tuple[Job, Picture]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import warnings
 import zipfile
@@ -21,6 +22,37 @@ _WRAPPER_KEYS = ("state_dict", "generator", "model", "netG", "G")
 
 #: Extensions of the weight files ``--weights FOLDER`` looks for.
 WEIGHT_EXTENSIONS = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
+
+
+def state_digest(state: object) -> str:
+    """SHA-256 of every tensor (dtype, shape, bytes) and value in a nested state (a state dict,
+    a training checkpoint), in a fixed order."""
+    digest = hashlib.sha256()
+
+    def feed(value: object) -> None:
+        if torch.is_tensor(value):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                digest.update(repr(key).encode())
+                feed(value[key])
+        elif isinstance(value, list | tuple):
+            for item in value:
+                feed(item)
+        else:
+            digest.update(repr(value).encode())
+
+    feed(state)
+    return digest.hexdigest()
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """A hash of everything in the model that changes its output: its state dict and the
+    batch-norm mode (per-image statistics or running ones); what cached engines are keyed by."""
+    modes = [(name, m.per_image) for name, m in model.named_modules() if hasattr(m, "per_image")]
+    return state_digest([model.state_dict(), repr(modes)])
 
 
 def weight_file_in(folder: Path) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import html
 import json
 import re
@@ -23,7 +22,7 @@ from stylizer.files import atomic_output
 from stylizer.images import Picture, write_image
 from stylizer.loading import resolve
 from stylizer.presets import MANIFEST
-from stylizer.weights import generator_from_state, read_state_dict
+from stylizer.weights import generator_from_state, read_state_dict, state_digest
 
 from .settings import Settings
 
@@ -33,30 +32,6 @@ if TYPE_CHECKING:
 _NUMBERED = re.compile(r"step_(\d{8})\.pt")
 #: Free space below which a failed write is put down to a full disk.
 _FULL_BYTES = 64 * 2**20
-
-
-def state_digest(state: object) -> str:
-    """SHA-256 of every tensor and value in a (nested) checkpoint state, in a fixed order:
-    ``torch.load`` finds a truncated file, but not bytes damaged inside it."""
-    digest = hashlib.sha256()
-
-    def feed(value: object) -> None:
-        if torch.is_tensor(value):
-            t = value.detach().cpu().contiguous()
-            digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
-            digest.update(t.reshape(-1).view(torch.uint8).numpy())
-        elif isinstance(value, dict):
-            for key in sorted(value, key=str):
-                digest.update(repr(key).encode())
-                feed(value[key])
-        elif isinstance(value, list | tuple):
-            for item in value:
-                feed(item)
-        else:
-            digest.update(repr(value).encode())
-
-    feed(state)
-    return digest.hexdigest()
 
 
 def write_grid(path: Path, images: torch.Tensor, padding: int = 4) -> None:
@@ -113,7 +88,7 @@ def verified(state: dict, path: Path) -> dict:
     """The checkpoint without its digest, after checking it (checkpoints from before digests
     pass as they are)."""
     digest = state.pop("digest", None)
-    if digest is not None and digest != state_digest(state):
+    if digest is not None and digest != state_digest(state):  # torch.load misses inner damage
         raise StylizeError(f"{path}: damaged checkpoint (its contents fail their checksum)")
     return state
 

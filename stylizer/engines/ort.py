@@ -15,9 +15,10 @@ from typing import Any
 import torch
 
 from ..onnx import OPSET, export_onnx
+from ..weights import weights_digest
 from .base import Engine, notice
 from .registry import register_engine
-from .tensorrt import cache_dir, weights_digest
+from .tensorrt import cache_dir
 
 
 def _session(path: Path) -> Any:

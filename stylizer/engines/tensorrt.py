@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..files import atomic_output
+from ..weights import weights_digest
 from .base import Engine, notice
 from .registry import register_engine
 
@@ -103,19 +104,6 @@ def example_input(model: nn.Module, profile: Profile) -> torch.Tensor:
     static."""
     weight = next(model.parameters())
     return torch.zeros(profile.max_shape, dtype=weight.dtype, device=weight.device)
-
-
-def weights_digest(model: nn.Module) -> str:
-    """A hash of everything in the model that changes its output: the state dict's names, types,
-    shapes and bytes, and the batch-norm mode (per-image statistics or running ones)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy())
-    modes = [(name, m.per_image) for name, m in model.named_modules() if hasattr(m, "per_image")]
-    digest.update(repr(modes).encode())
-    return digest.hexdigest()
 
 
 def cache_key(
