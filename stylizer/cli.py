@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from . import worker
 from .engines import ENGINES, PRECISIONS
 from .errors import StylizeError, internal_error
 from .flicker import flicker_report
@@ -344,11 +347,8 @@ def run_command(
         sys.exit(e.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt) as e:
         stopped = e if isinstance(e, Stopped) else e.__cause__  # click turns them into Abort
-        if isinstance(stopped, Stopped):
-            say(f"stopped by {stopped}")
-            sys.exit(stopped.exit_status)
-        say("interrupted")
-        sys.exit(130)
+        say(f"stopped by {stopped}" if isinstance(stopped, Stopped) else "interrupted")
+        _exit_stopped(stopped.exit_status if isinstance(stopped, Stopped) else 130)
     except StylizeError as e:
         say(f"error: {e}")
         sys.exit(1)
@@ -359,6 +359,18 @@ def run_command(
         sys.exit(1)
     if isinstance(status, int) and status:  # ctx.exit(N) returns N without standalone mode
         sys.exit(status)
+
+
+def _exit_stopped(status: int) -> None:
+    """Exit after a stop signal, once every ``finally`` has cleaned up. While a worker is still
+    inside a call (a batch the signal cut short) the process ends at once instead of tearing the
+    interpreter down under it, which can crash it."""
+    if worker.all_idle():
+        sys.exit(status)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 def main() -> None:

@@ -281,10 +281,10 @@ def _transcode(inp, name: str, target: Media, stylize_frames, batch_size: int,
                 daemon=True,
             ),
         ]
-        for t in threads:
-            t.start()
         bar = Progress(name, "frame", vin.frames or None, progress)
         try:
+            for t in threads:
+                t.start()
             first = True
             for batch in _drain(done, stop):
                 if first and batch.rotation:
@@ -317,7 +317,8 @@ def _transcode(inp, name: str, target: Media, stylize_frames, batch_size: int,
             stop.set()
             bar.close()
             for t in threads:
-                t.join()
+                if t.ident is not None:  # a signal may come between two starts
+                    t.join()
         out.close()
         out = None
         times.frames, times.wall = count, time.perf_counter() - started

@@ -14,13 +14,23 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+_workers: list[Worker] = []
+
+
+def all_idle() -> bool:
+    """Whether no worker is inside a call. The interpreter must not shut down normally while
+    one is: tearing PyTorch down under a running daemon thread can crash the process."""
+    return not any(w.busy for w in _workers)
+
 
 class Worker:
     def __init__(self, name: str) -> None:
         self.name = name
+        self.busy = False
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        _workers.append(self)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run ``fn(*args)`` on the thread, after the calls before it."""
@@ -41,7 +51,10 @@ class Worker:
             future, fn, args = self._calls.get()
             if not future.set_running_or_notify_cancel():
                 continue
+            self.busy = True
             try:
                 future.set_result(fn(*args))
             except BaseException as e:  # handed to the caller, who raises it
                 future.set_exception(e)
+            finally:
+                self.busy = False
