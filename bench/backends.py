@@ -24,11 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from stylizer.flicker import video_frames
 from stylizer.loading import load_generator
-from stylizer.models import Generator, GeneratorSpec, build_generator
+from stylizer.models import Generator, GeneratorSpec, build_generator, frame_flops
 from stylizer.pipeline import Stylizer, stylize_files
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -55,14 +54,6 @@ def reference_forward(model: Generator, frame: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 127.5 - 1
         y = model(x)
     return ((y[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
-
-
-def flops_per_frame(model: Generator, size: tuple[int, int]) -> int:
-    w, h = size
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.zeros(1, 3, h, w))
-    return counter.get_total_flops()
 
 
 def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
@@ -100,7 +91,7 @@ def main() -> None:
 def bench_size(args, text: str, source: str, reference: Generator, tmp: Path) -> None:
     size = tuple(int(v) for v in text.split("x"))
     frames = real_frames(args.frames, size)
-    flops = flops_per_frame(reference, size)
+    flops = frame_flops(reference.spec, *size)
     folder = tmp / "in"
     if args.folder:
         folder.mkdir(parents=True, exist_ok=True)

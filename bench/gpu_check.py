@@ -365,6 +365,31 @@ def step_training(ctx: Context) -> dict:
     return figures
 
 
+def step_fast_presets(ctx: Context) -> dict:
+    """Whole-pipeline frames/s of vangogh and the fast presets on a 1080p clip on the GPU; and
+    eager against ort (ONNX Runtime's CPU provider) on this machine's CPU at 720p."""
+    from stylizer.pipeline import Stylizer, stylize_files
+
+    frames = _frames(ctx, 1920, 1080, 24)
+    clip = write_video(ctx.work / "fast.mp4", frames)
+    presets = [_weights(ctx)] if ctx.dry else ["vangogh", "vangogh-fast", "monet-fast"]
+    figures = {}
+    for preset in presets:
+        name = Path(preset).stem
+        t0 = time.perf_counter()
+        summary = stylize_files([str(clip)], preset, ctx.work / f"fast-{name}", overwrite=True,
+                                device=ctx.device)  # fmt: skip
+        assert not summary.failed, summary.failed
+        figures[f"{name} 1080p fps"] = len(frames) / (time.perf_counter() - t0)
+    small = _frames(ctx, 1280, 720, 2)
+    for preset in presets:
+        for backend in ("eager", "ort"):
+            cpu = Stylizer(preset, device="cpu", backend=backend, batch_size=1, precision="fp32")
+            _, fps = _timed(cpu, small, repeats=1)
+            figures[f"{Path(preset).stem} 720p CPU {backend} fps"] = fps
+    return figures
+
+
 def step_suite(ctx: Context) -> dict:
     """The rest of the suite with the GPU visible: which tests still assume a CPU."""
     return _pytest(ctx, "not gpu")
@@ -382,7 +407,8 @@ STEPS: dict[str, tuple[Callable[[Context], dict], int]] = {
     "out-of-memory": (step_out_of_memory, 25),
     "video-flow": (step_video_flow, 35),
     "training": (step_training, 60),
-    "suite": (step_suite, 100),
+    "fast-presets": (step_fast_presets, 30),
+    "suite": (step_suite, 70),
 }
 
 

@@ -18,9 +18,9 @@ from .flicker import flicker_report
 from .flow import DIS_PRESETS
 from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, default_max_pixels
 from .loading import load_generator
-from .models import GeneratorSpec
+from .models import GeneratorSpec, frame_flops
 from .pipeline import stylize_files, stylize_stream
-from .presets import list_presets
+from .presets import Preset, list_presets
 from .signals import Stopped, stop_signals_unwind
 from .temporal import SMOOTHERS
 from .video import STREAM_FORMATS, VideoOptions
@@ -34,6 +34,20 @@ def _err(msg: str) -> None:
 
 def _steps(n: int) -> str:
     return f"{n} step{'s' * (n != 1)}"
+
+
+def _cost_and_origin(p: Preset) -> list[str]:
+    """Its arithmetic per 720p frame, and for a distilled preset the style it mimics and how
+    closely (the last validation's PSNR to the teacher)."""
+    lines = []
+    if isinstance(p.spec, GeneratorSpec):
+        lines.append(f"{frame_flops(p.spec) / 1e9:.0f} GFLOP per 1280x720 frame")
+    origin = p.manifest.get("distilled_from")
+    if isinstance(origin, dict) and origin.get("teacher"):
+        figures = p.manifest.get("training", {}).get("last_validation", {})
+        closeness = f" ({figures['val_PSNR']:.1f} dB PSNR to it)" if "val_PSNR" in figures else ""
+        lines.append(f"mimics {Path(origin['teacher']).name}{closeness}")
+    return lines
 
 
 def _describe_presets() -> str:
@@ -60,6 +74,7 @@ def _describe_presets() -> str:
         details += (
             [f"input: {p.manifest['intended_input']}"] if "intended_input" in p.manifest else []
         )
+        details += _cost_and_origin(p)
         details += [p.manifest["status"]] if "status" in p.manifest else []
         body = "".join(
             "\n" + textwrap.fill(line, 100, initial_indent=" " * 15, subsequent_indent=" " * 17)

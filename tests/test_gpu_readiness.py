@@ -117,7 +117,7 @@ def test_ddp_keeps_batch_norm_buffers_per_rank(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("task_name", ["pix2pix", "cyclegan"])
-def test_training_steps_leave_losses_on_the_device(inversion_pairs, task_name):
+def test_training_steps_leave_losses_on_the_device(tmp_path, inversion_pairs, task_name):
     """Each ``.item()`` is a host synchronisation on a GPU: a step hands back its losses as
     device tensors, and the loop reads them only on the steps it logs."""
     from torch.utils.data import DataLoader
@@ -126,7 +126,7 @@ def test_training_steps_leave_losses_on_the_device(inversion_pairs, task_name):
     from trainer.tasks import TASKS
 
     s = tiny(task_name, list(inversion_pairs)).resolve()
-    train_set, _ = build_data(s, lambda m: None)
+    train_set, _ = build_data(s, lambda m: None, tmp_path)
     task = TASKS[task_name](s, torch.device("cpu"))
     losses = task.train_step(next(iter(DataLoader(train_set, batch_size=1))))
     assert losses and all(torch.is_tensor(v) and v.grad_fn is None for v in losses.values())

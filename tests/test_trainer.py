@@ -187,7 +187,7 @@ def test_aligned_ab_folder_and_direction(tmp_path):
     train(s, tmp_path / "run", log=lambda m: None)
     from trainer.loop import build_data
 
-    train_set, val_set = build_data(s.resolve(), print)
+    train_set, val_set = build_data(s.resolve(), print, tmp_path)
     assert len(train_set) == 12 and len(val_set) == 2
     item = val_set[0]
     torch.testing.assert_close(item["A"], -item["B"], atol=0.02, rtol=0)  # B is the negative
@@ -225,7 +225,7 @@ def test_real_aligned_data_loads(tmp_path):
                  direction="BtoA").resolve()  # fmt: skip
     from trainer.loop import build_data
 
-    train_set, val_set = build_data(s, print)
+    train_set, val_set = build_data(s, print, tmp_path)
     assert len(train_set) == 500 and len(val_set) == 8
     item = train_set[(0, 1)]
     assert item["A"].shape == (3, 256, 256) and item["A"].mean() > item["B"].mean()  # edges: white
@@ -292,7 +292,7 @@ def test_data_problems_are_warned_once_each(tmp_path, inversion_pairs):
     (a / "broken.png").write_bytes(b"\x89PNG broken")
     write_png(b / "broken.png", blobs(53))
     warnings = []
-    train_set, _ = build_data(tiny("pix2pix", [a, b]).resolve(), warnings.append)
+    train_set, _ = build_data(tiny("pix2pix", [a, b]).resolve(), warnings.append, tmp_path)
     assert any("unreadable" in w and "broken.png" in w for w in warnings)
     assert any("smaller than the 32px crop" in w for w in warnings)
     assert any("differ in size" in w for w in warnings)

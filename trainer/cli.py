@@ -17,6 +17,8 @@ from .export import WEIGHT_FORMATS, export_preset
 from .loop import train
 from .settings import Settings
 from .sketch import sketchify
+from .tasks.base import REFERENCE_DEFAULTS
+from .tasks.distill import DEFAULTS as DISTILL_DEFAULTS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -38,65 +40,125 @@ def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
     ctx.default_map = {k.replace("-", "_"): v for k, v in data.items()}
 
 
+def _defaults(name: str) -> str:
+    """The task defaults of a setting, for its help: the reference's, then distill's."""
+    return f"default {REFERENCE_DEFAULTS[name]:g}; distill {DISTILL_DEFAULTS[name]:g}"
+
+
+def _options(*options):
+    """Apply click options listed top to bottom as they appear in ``--help``."""
+
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+#: Options every training command takes; task-dependent defaults are the task's (None here).
+_SHARED = _options(
+    click.option(
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        is_eager=True,
+        expose_value=False,
+        callback=_read_config,
+        help="JSON file of option defaults (for example another run's settings.json).",
+    ),
+    click.option(
+        "-o",
+        "--output",
+        "run_dir",
+        required=True,
+        type=click.Path(path_type=Path),
+        help="Run folder; an existing one is continued from its latest checkpoint.",
+    ),  # fmt: skip
+    click.option(
+        "--arch",
+        type=click.Choice(list(GENERATORS)),
+        help="Default: unet (pix2pix), resnet (CycleGAN), compact (distill). resnet-resize: "
+        "up-samples by resize-convolution (no transposed-convolution checkerboard). compact: "
+        "nothing at full size, about a ninth of the ResNet's arithmetic (for fast styles).",
+    ),
+    click.option(
+        "--depth",
+        type=click.IntRange(1),
+        help="ResNet blocks (9; compact 4) or U-Net downsamplings (8).",
+    ),
+    click.option("--ngf", type=click.IntRange(1), help=f"Generator width ({_defaults('ngf')})."),
+    click.option("--norm", type=click.Choice(NORMS)),
+    click.option(
+        "--epochs", type=click.IntRange(0), help=f"Epochs at full rate ({_defaults('epochs')})."
+    ),
+    click.option(
+        "--decay-epochs",
+        type=click.IntRange(0),
+        help=f"Then linear decay to 0 ({_defaults('decay_epochs')}).",
+    ),  # fmt: skip
+    click.option("--steps-per-epoch", type=int, default=0, help="Default: one pass over the data."),
+    click.option("--batch-size", type=click.IntRange(1), help=f"({_defaults('batch_size')})"),
+    click.option("--lr", type=float, help=f"Adam's learning rate ({_defaults('lr')})."),
+    click.option("--crop-size", type=int, default=256, show_default=True),
+    click.option(
+        "--val-count",
+        type=click.IntRange(0),
+        help=f"Held-out images for validation and previews ({_defaults('val_count')}).",
+    ),  # fmt: skip
+    click.option("--preview-every", type=int, default=500, show_default=True),
+    click.option("--checkpoint-every", type=int, default=1000, show_default=True),
+    click.option(
+        "--keep-checkpoints",
+        type=click.IntRange(0),
+        default=3,
+        show_default=True,
+        help="Numbered checkpoints to keep, newest first (0: all). Rename one (best.pt, "
+        "say) to keep it for good.",
+    ),  # fmt: skip
+    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto"),
+    click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks."),
+    click.option(
+        "--workers", type=int, default=2, show_default=True, help="Data-loading processes."
+    ),
+    click.option(
+        "--init-from",
+        type=click.Path(path_type=str),
+        help="Start a new run from another run's (or checkpoint's) network weights, to "
+        "fine-tune at new settings; or from a preset or generator file (its generator "
+        "only, the rest fresh). Optimisers and schedule start afresh.",
+    ),  # fmt: skip
+    click.option("--seed", type=int, default=0, show_default=True),
+    click.option("--device", default="auto", show_default=True),
+    click.option("--stop-after", type=int, help="End this session after N steps (resume later)."),
+    click.option("-q", "--quiet", is_flag=True),
+)
+
+
+def _train(settings: Settings | None, run_dir: Path, device: str, stop_after: int | None,
+           quiet: bool) -> None:  # fmt: skip
+    outcome = train(settings, run_dir, device=device, stop_after=stop_after,
+                    progress=not quiet, log=_say)  # fmt: skip
+    _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
+    if outcome.interrupted:
+        sys.exit(128 + outcome.signal)
+
+
+def _settings(**options) -> Settings:
+    return Settings(**{k: v for k, v in options.items() if v is not None})
+
+
 @click.command(context_settings=CONTEXT)
 @click.argument("data", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    is_eager=True,
-    expose_value=False,
-    callback=_read_config,
-    help="JSON file of option defaults (for example another run's settings.json).",
-)
 @click.option("--paired", "task", flag_value="pix2pix", help="pix2pix: A/B files matched by name.")
 @click.option("--unpaired", "task", flag_value="cyclegan", help="CycleGAN: two unrelated sets.")
 @click.option("--aligned", is_flag=True, help="pix2pix from one folder of side-by-side AB images.")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True)
-@click.option("-o", "--output", "run_dir", required=True, type=click.Path(path_type=Path),
-              help="Run folder; an existing one is continued from its latest checkpoint.")  # fmt: skip
-@click.option(
-    "--arch",
-    type=click.Choice(list(GENERATORS)),
-    help="Default: unet (pix2pix), resnet. resnet-resize: up-samples by resize-convolution "
-    "(no transposed-convolution checkerboard). compact: nothing at full size, about a ninth of "
-    "the ResNet's arithmetic (for fast styles).",
-)
-@click.option(
-    "--depth",
-    type=click.IntRange(1),
-    help="ResNet blocks (9; compact 4) or U-Net downsamplings (8).",
-)
-@click.option(
-    "--ngf", type=click.IntRange(1), default=64, show_default=True, help="Generator width."
-)
-@click.option("--norm", type=click.Choice(NORMS))
-@click.option("--epochs", type=int, default=100, show_default=True, help="Epochs at full rate.")
-@click.option("--decay-epochs", type=int, default=100, show_default=True, help="Then linear decay.")
-@click.option("--steps-per-epoch", type=int, default=0, help="Default: one pass over the data.")
-@click.option("--batch-size", type=int, default=1, show_default=True)
-@click.option("--lr", type=float, default=2e-4, show_default=True)
+@_SHARED
 @click.option("--load-size", type=int, default=286, show_default=True)
-@click.option("--crop-size", type=int, default=256, show_default=True)
 @click.option("--lambda-l1", type=float, default=100.0, show_default=True)
 @click.option("--lambda-cycle", type=float, default=10.0, show_default=True)
 @click.option("--lambda-identity", type=float, default=0.5, show_default=True)
 @click.option("--gan-loss", type=click.Choice(["lsgan", "vanilla"]))
-@click.option("--preview-every", type=int, default=500, show_default=True)
-@click.option("--checkpoint-every", type=int, default=1000, show_default=True)
-@click.option("--keep-checkpoints", type=click.IntRange(0), default=3, show_default=True,
-              help="Numbered checkpoints to keep, newest first (0: all). Rename one (best.pt, "
-              "say) to keep it for good.")  # fmt: skip
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
-@click.option("--workers", type=int, default=2, show_default=True, help="Data-loading processes.")
-@click.option("--init-from", type=click.Path(path_type=str),
-              help="Start a new run from another run's (or checkpoint's) network weights, to "
-              "fine-tune at new settings; or from a preset or generator file (its generator "
-              "only, the rest fresh). Optimisers and schedule start afresh.")  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--stop-after", type=int, help="End this session after N steps (resume later).")
-@click.option("-q", "--quiet", is_flag=True)
 def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_, **opts):
     """Train a generator from folders of images.
 
@@ -104,6 +166,7 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_,
       stylize-train --paired sketches/ shibas/ -o runs/shiba       # pix2pix, files matched by name
       stylize-train --aligned --direction BtoA edges2shoes/ -o runs/shoes
       stylize-train --unpaired photos/ paintings/ -o runs/vangogh  # CycleGAN
+      stylize-train distill vangogh photos/ -o runs/vangogh-fast   # a fast copy of a style
       stylize-train -o runs/vangogh                                # continue a run
       stylize-train evaluate runs/vangogh photos_test/ paintings_test/  # held-out figures
       stylize-train export runs/vangogh --name vangogh             # -> presets/vangogh/
@@ -118,14 +181,48 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_,
     if data:
         if not task:
             raise click.UsageError("say --paired, --aligned or --unpaired")
-        clean = {k: v for k, v in opts.items() if v is not None}
-        settings = Settings(task=task, data=[str(d) for d in data], aligned=aligned,
-                            compile=compile_, **clean)  # fmt: skip
-    outcome = train(settings, run_dir, device=device, stop_after=stop_after,
-                    progress=not quiet, log=_say)  # fmt: skip
-    _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
-    if outcome.interrupted:
-        sys.exit(128 + outcome.signal)
+        settings = _settings(task=task, data=[str(d) for d in data], aligned=aligned,
+                             compile=compile_, **opts)  # fmt: skip
+    _train(settings, run_dir, device, stop_after, quiet)
+
+
+def _sizes(_ctx, _param, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        sizes = [int(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: comma-separated pixel counts, as 256,384") from None
+    if not sizes or min(sizes) < 16:
+        raise click.BadParameter(f"{value!r}: sizes of at least 16 px")
+    return sizes
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("teacher")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_SHARED
+@click.option("--sizes", callback=_sizes,
+              help="Shorter sides (px) the photos are resized to, one drawn at random per crop "
+              f"(default {','.join(map(str, DISTILL_DEFAULTS['sizes']))}).")  # fmt: skip
+def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, compile_, **opts):
+    """Distill TEACHER into a small, fast generator that gives the same outputs on PHOTOS.
+
+    \b
+      stylize-train distill vangogh photos/ -o runs/vangogh-fast     # a preset as teacher
+      stylize-train distill latest_net_G_A.pth photos/ -o runs/fast  # any generator file
+      stylize-train distill runs/vangogh photos/ more/ -o runs/fast  # a run folder's generator
+      stylize-train export runs/vangogh-fast --name vangogh-fast
+
+    The teacher's outputs for every photo and size are computed once and kept in the run
+    folder (teacher/); the student (compact, ngf 24, 4 blocks by default: about 28 GFLOP per
+    720p frame) learns them from random crops and flips under an L1 loss. Previews show
+    input | teacher | student | difference; validation reports the student's PSNR and SSIM to
+    the teacher on held-out photos.
+    """
+    settings = _settings(task="distill", teacher=teacher, data=[str(p) for p in photos],
+                         compile=compile_, **opts)  # fmt: skip
+    _train(settings, run_dir, device, stop_after, quiet)
 
 
 @click.command(context_settings=CONTEXT)
@@ -209,7 +306,12 @@ def evaluate_cmd(run_dir, folders, size, grid, grid_rows, checkpoint, batch_size
         _say(f"wrote {grid}")
 
 
-COMMANDS = {"evaluate": evaluate_cmd, "export": export_cmd, "sketchify": sketchify_cmd}
+COMMANDS = {
+    "distill": distill_cmd,
+    "evaluate": evaluate_cmd,
+    "export": export_cmd,
+    "sketchify": sketchify_cmd,
+}
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ resumed at step N draws exactly what the uninterrupted run drew from step N on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,3 +199,41 @@ def split_holdout(items: list, count: int) -> tuple[list, list]:
     step = len(items) / count
     held = {int(i * step + step / 2) for i in range(count)}
     return [x for i, x in enumerate(items) if i not in held], [items[i] for i in sorted(held)]
+
+
+def folder_items(paired: bool, aligned: bool, roots: list[Path],
+                 warn: Callable[[str], None], min_side: int = 0):  # fmt: skip
+    """The images in ``roots``, as given: one folder of side-by-side AB files (``aligned``),
+    pairs matched by name (``paired``), or a list per side."""
+    if aligned:
+        if len(roots) != 1:
+            raise StylizeError("--aligned takes one folder of side-by-side AB images")
+        return list(scan(roots[0], warn, min_side, halves=True))
+    if len(roots) != 2:
+        raise StylizeError("give two folders (A and B), or one with trainA/ and trainB/")
+    sides = (scan(roots[0], warn, min_side), scan(roots[1], warn, min_side))
+    if paired:
+        return match_pairs(*sides, warn)
+    return tuple(list(side) for side in sides)
+
+
+def two_folder_items(paired: bool, aligned: bool, folders: list[str], warn: Callable[[str], None],
+                     min_side: int):  # fmt: skip
+    """Training items and, where the layout names them (``val/`` beside ``train/``, or
+    ``testA/`` and ``testB/`` beside ``trainA/`` and ``trainB/``), held-out ones, else None."""
+    roots = [Path(d) for d in folders]
+    if aligned and len(roots) == 1:
+        root = roots[0]
+        train = root / "train" if (root / "train").is_dir() else root
+        items = folder_items(paired, aligned, [train], warn, min_side)
+        if (root / "val").is_dir():
+            return items, folder_items(paired, aligned, [root / "val"], warn, min_side)
+        return items, None
+    val_items = None
+    if len(roots) == 1 and (roots[0] / "trainA").is_dir():
+        root = roots[0]
+        roots = [root / "trainA", root / "trainB"]
+        if (root / "testA").is_dir() and (root / "testB").is_dir():
+            val_items = folder_items(paired, aligned, [root / "testA", root / "testB"], warn,
+                                     min_side)  # fmt: skip
+    return folder_items(paired, aligned, roots, warn, min_side), val_items

@@ -16,8 +16,6 @@ from stylizer.engines import resolve_device
 from stylizer.errors import StylizeError
 from stylizer.images import is_image_path
 
-from .data import Augment, PairedData, UnpairedData
-from .loop import collect_items
 from .run import RunFolder, write_grid
 from .tasks import TASKS
 
@@ -60,17 +58,7 @@ def evaluate_run(
     for root in roots:
         if not root.is_dir():
             raise StylizeError(f"{root}: no such folder")
-    if len(roots) == 1 and s.task == "cyclegan":
-        if not (roots[0] / "testA").is_dir():
-            raise StylizeError("give two folders (A and B), or one with testA/ and testB/")
-        roots = [roots[0] / "testA", roots[0] / "testB"]
-    items = collect_items(s, roots, log)
-    aug = Augment(size, size, False)
-    data = (
-        PairedData(items, aug, False, s.direction)
-        if s.task == "pix2pix"
-        else UnpairedData(*items, aug, False)
-    )
+    data = TASKS[s.task].evaluation_data(s, roots, size, log)
     task = TASKS[s.task](s, resolve_device(device))
     step = run.restore(task, Path(checkpoint) if checkpoint else None)
 
@@ -83,9 +71,9 @@ def evaluate_run(
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v * n
         if len(shown) < grid_rows:
-            shown.extend(images.cpu().split(3))
+            shown.extend(images.cpu().split(len(task.preview_columns)))
     if grid:
-        write_grid(Path(grid), torch.cat(shown[:grid_rows]), padding=2)
+        write_grid(Path(grid), torch.cat(shown[:grid_rows]), len(task.preview_columns), padding=2)
     return Evaluation(
         step=step,
         count=len(data),

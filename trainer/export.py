@@ -97,7 +97,8 @@ def export_preset(
                 "precision": s.precision,
                 "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             },
-        } | (extra or {})
+        }
+        manifest |= task.record() | (extra or {})
         write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
         ordinary_mode(tmp)
         if folder.exists():

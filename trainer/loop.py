@@ -24,15 +24,7 @@ from stylizer.errors import StylizeError
 from stylizer.progress import Progress
 from stylizer.signals import STOP_SIGNALS, Stopped, ignored
 
-from .data import (
-    Augment,
-    PairedData,
-    StepSampler,
-    UnpairedData,
-    match_pairs,
-    scan,
-    split_holdout,
-)
+from .data import StepSampler
 from .run import RunFolder, start_from
 from .settings import Settings
 from .tasks import TASKS
@@ -42,55 +34,9 @@ PREVIEW_SAMPLES = 4
 LOG_EVERY = 10
 
 
-def collect_items(s: Settings, roots: list[Path], warn: Callable[[str], None], min_side: int = 0):
-    """The images the task reads from ``roots``, as given: pairs matched by name (or side-by-side
-    AB files) for pix2pix, a list per side for CycleGAN."""
-    if s.aligned:
-        if len(roots) != 1:
-            raise StylizeError("--aligned takes one folder of side-by-side AB images")
-        return list(scan(roots[0], warn, min_side, halves=True))
-    if len(roots) != 2:
-        raise StylizeError("give two folders (A and B), or one with trainA/ and trainB/")
-    sides = (scan(roots[0], warn, min_side), scan(roots[1], warn, min_side))
-    if s.task == "pix2pix":
-        return match_pairs(*sides, warn)
-    return tuple(list(side) for side in sides)
-
-
-def build_data(s: Settings, warn: Callable[[str], None]):
-    """Training and held-out datasets for the settings' task and folder layout."""
-    aug = Augment(s.load_size, s.crop_size, s.flip)
-    roots = [Path(d) for d in s.data]
-    val_items = None
-    if s.aligned and len(roots) == 1:
-        root = roots[0]
-        items = collect_items(s, [root / "train" if (root / "train").is_dir() else root], warn,
-                              s.crop_size)  # fmt: skip
-        if (root / "val").is_dir():
-            val_items = collect_items(s, [root / "val"], warn, s.crop_size)
-    else:
-        if len(roots) == 1 and (roots[0] / "trainA").is_dir():
-            root = roots[0]
-            roots = [root / "trainA", root / "trainB"]
-            if (root / "testA").is_dir() and (root / "testB").is_dir():
-                val_items = collect_items(s, [root / "testA", root / "testB"], warn, s.crop_size)
-        items = collect_items(s, roots, warn, s.crop_size)
-    if s.task == "pix2pix":
-        if val_items is None:
-            items, val_items = split_holdout(items, s.val_count)
-        if not items:
-            raise StylizeError("no training pairs left")
-        return (PairedData(items, aug, True, s.direction),
-                PairedData(val_items[: s.val_count], aug, False, s.direction))  # fmt: skip
-    a, b = items
-    if val_items is None:
-        (a, va), (b, vb) = split_holdout(a, s.val_count), split_holdout(b, s.val_count)
-    else:
-        va, vb = val_items
-    if not a or not b:
-        raise StylizeError("each side needs at least one training image")
-    n = min(len(va), len(vb), s.val_count)
-    return UnpairedData(a, b, aug, True), UnpairedData(va[:n], vb[:n], aug, False)
+def build_data(s: Settings, warn: Callable[[str], None], run_root: Path):
+    """Training and held-out datasets, as the settings' task reads its folders."""
+    return TASKS[s.task].datasets(s, warn, run_root)
 
 
 @dataclass
@@ -252,7 +198,7 @@ def _session(
     log: Callable[[str], None],
 ) -> Outcome:
     """One training session of ``train`` on this process (one rank of ``world``)."""
-    train_set, val_set = build_data(s, log)
+    train_set, val_set = build_data(s, log, run.root)
     steps_per_epoch = s.steps_per_epoch or max(1, len(train_set) // (s.batch_size * world))
     total = (s.epochs + s.decay_epochs) * steps_per_epoch
 
@@ -278,6 +224,10 @@ def _session(
                 at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
                 log(f"starting from {what} of {origin['from']}{at}")
 
+    if rank == 0:
+        task.prepare(train_set, val_set, log, progress)
+    if world > 1:
+        torch.distributed.barrier()  # what rank 0 prepared is on disk for every rank
     loader = DataLoader(
         train_set,
         batch_size=s.batch_size,
@@ -301,8 +251,8 @@ def _session(
             return
         metrics, images = task.evaluate(val_batch)
         run.log({"step": step, "kind": "val", **metrics})
-        shown = images[: PREVIEW_SAMPLES * 3 * (2 if s.task == "cyclegan" else 1)]
-        run.save_preview(step, shown, metrics)
+        shown = images[: PREVIEW_SAMPLES * task.preview_rows * len(task.preview_columns)]
+        run.save_preview(step, shown, task.preview_columns)
         run.plot_losses()
 
     if rank == 0:

@@ -1,9 +1,13 @@
-"""The reference's GAN objectives and its pool of past fakes."""
+"""The reference's GAN objectives and its pool of past fakes; the figures validation reports."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torchmetrics.functional.image import (
+    peak_signal_noise_ratio,
+    structural_similarity_index_measure,
+)
 
 
 class GANLoss(nn.Module):
@@ -53,3 +57,17 @@ class ImagePool:
 
     def load_state_dict(self, state: dict, device: torch.device) -> None:
         self.images = [im[None].to(device) for im in state["images"]]
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of a batch of images in [-1, 1] against another, measured on [0, 1]."""
+    return float(peak_signal_noise_ratio((a.float() + 1) / 2, (b.float() + 1) / 2, data_range=1.0))
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM (11-pixel Gaussian window) of images in [-1, 1], measured on [0, 1]."""
+    return float(
+        structural_similarity_index_measure(
+            (a.float() + 1) / 2, (b.float() + 1) / 2, data_range=1.0
+        )  # fmt: skip
+    )

@@ -34,10 +34,11 @@ _NUMBERED = re.compile(r"step_(\d{8})\.pt")
 _FULL_BYTES = 64 * 2**20
 
 
-def write_grid(path: Path, images: torch.Tensor, padding: int = 4) -> None:
-    """Images in [-1, 1] as rows of three (input, output, reconstruction or target) on white,
-    written atomically."""
-    grid = make_grid(images.float().cpu().clamp(-1, 1), nrow=3, padding=padding, pad_value=1)
+def write_grid(path: Path, images: torch.Tensor, columns: int, padding: int = 4) -> None:
+    """Images in [-1, 1] as rows of ``columns`` (a task's preview row) on white, written
+    atomically."""
+    grid = make_grid(images.float().cpu().clamp(-1, 1), nrow=columns, padding=padding,
+                     pad_value=1)  # fmt: skip
     pixels = ((grid + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     write_image(path, Picture(pixels))
 
@@ -231,11 +232,12 @@ class RunFolder:
         kept = [r for r in self.records() if r["step"] <= step]
         self.log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
-    def save_preview(self, step: int, images: torch.Tensor, metrics: dict) -> None:
-        write_grid(self.previews / f"step_{step:08d}.png", images)
-        self._write_index()
+    def save_preview(self, step: int, images: torch.Tensor, columns: tuple[str, ...]) -> None:
+        """``previews/step_N.png``, rows of the images ``columns`` name, and the index page."""
+        write_grid(self.previews / f"step_{step:08d}.png", images, len(columns))
+        self._write_index(columns)
 
-    def _write_index(self) -> None:
+    def _write_index(self, columns: tuple[str, ...]) -> None:
         val = {r["step"]: r for r in self.records() if r.get("kind") == "val"}
         rows = []
         for png in sorted(self.previews.glob("step_*.png"), reverse=True):
@@ -251,8 +253,8 @@ class RunFolder:
         page = (
             f"<!doctype html><meta charset=utf-8><title>{title} previews</title>"
             "<style>body{font-family:sans-serif}img{max-width:100%}</style>"
-            f"<h1>{title}</h1><p>Columns: input | output | target (pix2pix) or "
-            f"reconstruction (CycleGAN). Newest first.</p><img src='../losses.png'>" + "".join(rows)
+            f"<h1>{title}</h1><p>Columns: {html.escape(' | '.join(columns))}. Newest first.</p>"
+            "<img src='../losses.png'>" + "".join(rows)
         )
         (self.previews / "index.html").write_text(page)
 

@@ -12,14 +12,14 @@ from stylizer.errors import StylizeError
 
 @dataclass
 class Settings:
-    task: str = "cyclegan"  # "pix2pix" or "cyclegan"
+    task: str = "cyclegan"  # "pix2pix", "cyclegan" or "distill"
     data: list[str] = field(default_factory=list)
     aligned: bool = False
     direction: str = "AtoB"
     # generator / discriminator
     arch: str = ""  # default: unet for pix2pix, resnet for cyclegan
     depth: int = 0  # default: 8 (unet_256), 4 blocks (compact) or 9 blocks
-    ngf: int = 64
+    ngf: int | None = None  # None here and below: the task's default
     norm: str = ""  # default: batch for pix2pix, instance for cyclegan
     dropout: bool | None = None  # default: on for pix2pix
     ndf: int = 64
@@ -31,18 +31,18 @@ class Settings:
     lambda_identity: float = 0.5
     pool_size: int = 50
     # optimisation
-    lr: float = 2e-4
-    beta1: float = 0.5
+    lr: float | None = None
+    beta1: float | None = None
     beta2: float = 0.999
-    batch_size: int = 1
-    epochs: int = 100
-    decay_epochs: int = 100
+    batch_size: int | None = None
+    epochs: int | None = None
+    decay_epochs: int | None = None
     steps_per_epoch: int = 0  # 0: one pass over the data
     # data
     load_size: int = 286
     crop_size: int = 256
     flip: bool = True
-    val_count: int = 8
+    val_count: int | None = None
     workers: int = 2
     # bookkeeping
     seed: int = 0
@@ -53,19 +53,16 @@ class Settings:
     channels_last: bool = True
     compile: bool = False
     init_from: str = ""  # run, checkpoint, preset or generator file a new run starts from
+    # distillation
+    teacher: str = ""  # preset, run folder or generator file the student learns from
+    sizes: list[int] | None = None  # shorter sides photos are resized to, drawn at random
 
     def resolve(self) -> Settings:
-        """Fill the task-dependent defaults and check the values."""
-        p2p = self.task == "pix2pix"
-        if self.task not in ("pix2pix", "cyclegan"):
-            raise StylizeError(f"unknown task {self.task!r}")
-        self.arch = self.arch or ("unet" if p2p else "resnet")
+        """Fill the defaults the task decides, then the architecture's, and check the values."""
+        from .tasks import TASKS  # imported here: a task may read run folders, which hold settings
+
+        TASKS.get_class(self.task).resolve(self)
         self.depth = self.depth or {"unet": 8, "compact": 4}.get(self.arch, 9)
-        self.norm = self.norm or ("batch" if p2p else "instance")
-        self.dropout = p2p if self.dropout is None else self.dropout
-        self.gan_loss = self.gan_loss or ("vanilla" if p2p else "lsgan")
-        if self.crop_size > self.load_size:
-            raise StylizeError(f"--crop-size {self.crop_size} exceeds --load-size {self.load_size}")
         if self.arch == "unet" and self.crop_size % 2**self.depth:
             raise StylizeError(
                 f"a U-Net of depth {self.depth} needs crops that are multiples of "

@@ -1,7 +1,7 @@
 """Generator architectures (registered by name) and the PatchGAN discriminator."""
 
 from . import compact, resnet, resnet_resize, unet  # noqa: F401  (importing registers them)
-from .base import GENERATORS, Generator, GeneratorSpec, build_generator, register
+from .base import GENERATORS, Generator, GeneratorSpec, build_generator, frame_flops, register
 from .norms import NORMS, set_bn_per_image
 from .patchgan import PatchDiscriminator
 
@@ -12,6 +12,7 @@ __all__ = [
     "GeneratorSpec",
     "PatchDiscriminator",
     "build_generator",
+    "frame_flops",
     "register",
     "set_bn_per_image",
 ]

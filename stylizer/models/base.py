@@ -90,3 +90,18 @@ register = GENERATORS.register
 
 def build_generator(spec: GeneratorSpec) -> Generator:
     return GENERATORS.get_class(spec.arch)(spec)
+
+
+def frame_flops(spec: GeneratorSpec, width: int = 1280, height: int = 720) -> int:
+    """Floating-point operations of one forward pass on a ``width`` x ``height`` frame padded
+    to the architecture's size multiple (as the engine pads it), as PyTorch counts them (a
+    multiply-add is two), on the meta device: no memory, no arithmetic."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = build_generator(spec)
+        m = model.size_multiple
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(torch.zeros(1, spec.in_channels, -(-height // m) * m, -(-width // m) * m))
+    return counter.get_total_flops()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset
 
+from stylizer.errors import StylizeError
 from stylizer.models import Generator, GeneratorSpec, PatchDiscriminator, build_generator
 from stylizer.registry import Registry
 
-from ..settings import Settings
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+Warn = Callable[[str], None]
 
 TASKS = Registry("task")
 register_task = TASKS.register
@@ -27,11 +36,56 @@ def init_weights(net: nn.Module, gain: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
+#: The reference implementation's defaults, which pix2pix and CycleGAN keep.
+REFERENCE_DEFAULTS = {
+    "ngf": 64,
+    "lr": 2e-4,
+    "beta1": 0.5,
+    "batch_size": 1,
+    "epochs": 100,
+    "decay_epochs": 100,
+    "val_count": 8,
+}
+
+
+def fill_defaults(s: Settings, defaults: dict) -> None:
+    """Set each of ``defaults`` the settings leave unset (None or empty)."""
+    for name, value in defaults.items():
+        if getattr(s, name) in (None, ""):
+            setattr(s, name, value)
+
+
 class Task:
-    """Networks, optimisers and one training step; the loop handles everything around it."""
+    """What differs between kinds of training, in one place: the task's defaults, how it reads
+    its folders, its networks, optimisers, losses and one step, its validation figures and
+    preview rows. The loop handles everything around it."""
 
     name = ""
-    generators: tuple[str, ...] = ()
+    #: What the images of one preview row show, left to right.
+    preview_columns: tuple[str, ...] = ("input", "output", "target")
+    #: Preview rows per held-out sample.
+    preview_rows: int = 1
+
+    @classmethod
+    def resolve(cls, s: Settings) -> None:
+        """Fill the settings this task decides (left empty by the user) and check its own."""
+
+    @classmethod
+    def datasets(cls, s: Settings, warn: Warn, run_root: Path) -> tuple[Dataset, Dataset]:
+        """Training and held-out data from the settings' folders, for a run in ``run_root``."""
+        raise NotImplementedError
+
+    @classmethod
+    def evaluation_data(cls, s: Settings, roots: list[Path], size: int, warn: Warn) -> Dataset:
+        """Held-out data from ``roots`` at ``size`` px, for ``stylize-train evaluate``."""
+        raise NotImplementedError
+
+    def prepare(self, train_set: Dataset, val_set: Dataset, log: Warn, progress: bool) -> None:
+        """Work a session does on rank 0 before its first step, for every rank."""
+
+    def record(self) -> dict:
+        """What an exported preset's manifest adds about this task's training."""
+        return {}
 
     def __init__(self, s: Settings, device: torch.device) -> None:
         self.s, self.device = s, device
@@ -130,3 +184,14 @@ class Task:
     def set_requires_grad(self, requires: bool, *nets: nn.Module) -> None:
         for n in nets:
             n.requires_grad_(requires)
+
+
+class ReferenceTask(Task):
+    """pix2pix and CycleGAN: the reference's defaults, and its augmentation (resize to
+    ``load_size``, random crop of ``crop_size``)."""
+
+    @classmethod
+    def resolve(cls, s):
+        fill_defaults(s, REFERENCE_DEFAULTS)
+        if s.crop_size > s.load_size:
+            raise StylizeError(f"--crop-size {s.crop_size} exceeds --load-size {s.load_size}")

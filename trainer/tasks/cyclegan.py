@@ -7,12 +7,48 @@ import itertools
 import torch
 import torch.nn.functional as F
 
+from stylizer.errors import StylizeError
+
+from ..data import Augment, UnpairedData, folder_items, split_holdout, two_folder_items
 from ..losses import GANLoss, ImagePool
-from .base import Task, register_task
+from .base import ReferenceTask, register_task
 
 
 @register_task("cyclegan")
-class CycleGAN(Task):
+class CycleGAN(ReferenceTask):
+    preview_columns = ("input", "output", "reconstruction")
+    preview_rows = 2  # A -> B -> A, then B -> A -> B
+
+    @classmethod
+    def resolve(cls, s):
+        super().resolve(s)
+        s.arch = s.arch or "resnet"
+        s.norm = s.norm or "instance"
+        s.dropout = bool(s.dropout)
+        s.gan_loss = s.gan_loss or "lsgan"
+
+    @classmethod
+    def datasets(cls, s, warn, run_root):
+        (a, b), val_items = two_folder_items(False, False, s.data, warn, s.crop_size)
+        if val_items is None:
+            (a, va), (b, vb) = split_holdout(a, s.val_count), split_holdout(b, s.val_count)
+        else:
+            va, vb = val_items
+        if not a or not b:
+            raise StylizeError("each side needs at least one training image")
+        n = min(len(va), len(vb), s.val_count)
+        aug = Augment(s.load_size, s.crop_size, s.flip)
+        return UnpairedData(a, b, aug, True), UnpairedData(va[:n], vb[:n], aug, False)
+
+    @classmethod
+    def evaluation_data(cls, s, roots, size, warn):
+        if len(roots) == 1:
+            if not (roots[0] / "testA").is_dir():
+                raise StylizeError("give two folders (A and B), or one with testA/ and testB/")
+            roots = [roots[0] / "testA", roots[0] / "testB"]
+        a, b = folder_items(False, False, roots, warn)
+        return UnpairedData(a, b, Augment(size, size, False), False)
+
     def __init__(self, s, device) -> None:
         super().__init__(s, device)
         self.G_A = self.add_net("G_A", self.generator())  # A -> B

@@ -5,18 +5,39 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..losses import GANLoss
-from .base import Task, register_task
+from stylizer.errors import StylizeError
 
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of images in [-1, 1], measured on [0, 1]."""
-    mse = ((a - b) / 2).float().pow(2).mean().item()
-    return 10 * torch.log10(torch.tensor(1.0 / max(mse, 1e-10))).item()
+from ..data import Augment, PairedData, folder_items, split_holdout, two_folder_items
+from ..losses import GANLoss, psnr
+from .base import ReferenceTask, register_task
 
 
 @register_task("pix2pix")
-class Pix2Pix(Task):
+class Pix2Pix(ReferenceTask):
+    @classmethod
+    def resolve(cls, s):
+        super().resolve(s)
+        s.arch = s.arch or "unet"
+        s.norm = s.norm or "batch"
+        s.dropout = True if s.dropout is None else s.dropout
+        s.gan_loss = s.gan_loss or "vanilla"
+
+    @classmethod
+    def datasets(cls, s, warn, run_root):
+        items, val_items = two_folder_items(True, s.aligned, s.data, warn, s.crop_size)
+        if val_items is None:
+            items, val_items = split_holdout(items, s.val_count)
+        if not items:
+            raise StylizeError("no training pairs left")
+        aug = Augment(s.load_size, s.crop_size, s.flip)
+        return (PairedData(items, aug, True, s.direction),
+                PairedData(val_items[: s.val_count], aug, False, s.direction))  # fmt: skip
+
+    @classmethod
+    def evaluation_data(cls, s, roots, size, warn):
+        items = folder_items(True, s.aligned, roots, warn)
+        return PairedData(items, Augment(size, size, False), False, s.direction)
+
     def __init__(self, s, device) -> None:
         super().__init__(s, device)
         self.G = self.add_net("G", self.generator())

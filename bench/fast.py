@@ -1,0 +1,197 @@
+"""Fast-preset benchmark: the distilled presets against their teachers and the reference's 9-block
+ResNet, measured side by side in one run on this machine.
+
+    .venv/bin/python bench/fast.py [--sizes 1280x720 1920x1080] [--frames 2]
+        [--models vangogh vangogh-fast monet-fast resnet9] [--backends eager compile ort]
+        [--photos 100] [--clip-frames 24] [--skip speed cli quality flicker]
+
+Prints, as markdown tables:
+
+- the conv peak: the best GFLOP/s a 3x3 convolution (NCHW and channels-last, two shapes) reaches
+  here, the ceiling the generators' own GFLOP/s are read against;
+- per model, size and backend: GFLOP per frame (PyTorch's count), s/frame and GFLOP/s through
+  the ``Stylizer`` (one frame at a time, after a timed warm-up: compile and ort build then);
+- whole-process ``stylize FOLDER --preset P`` on 6 cockatoo frames at 720p, teacher against
+  fast preset (start-up, loading and writing included), and the ratio;
+- the PSNR (and SSIM) of each fast preset's output to its teacher's over the first ``--photos``
+  held-out photos of ``vangogh2photo/testB`` at 512 px on the longer side, beside the photo's
+  own PSNR to the teacher (what an identity "student" would score);
+- ``stylize-flicker``'s warping error of each fast preset and its teacher (no smoothing) on the
+  sample clips and the panned and zoomed photo of ``bench/temporal.py`` at 480 px, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from backends import DATA, model_source, real_frames
+from temporal import clips
+from torchmetrics.functional.image import structural_similarity_index_measure
+
+from stylizer.flicker import measure_flicker
+from stylizer.loading import load_generator
+from stylizer.models import frame_flops
+from stylizer.pipeline import Stylizer
+from stylizer.presets import find_preset
+
+
+def conv_peak() -> float:
+    """Best GFLOP/s of a 3x3 convolution here (no bias), over layouts and two shapes."""
+    best = 0.0
+    for channels, h, w in ((128, 180, 320), (64, 360, 640)):
+        conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False).eval()
+        flops = 2 * channels * channels * 9 * h * w
+        for layout in (torch.contiguous_format, torch.channels_last):
+            x = torch.randn(1, channels, h, w).contiguous(memory_format=layout)
+            net = conv.to(memory_format=layout)
+            with torch.no_grad():
+                net(x)
+                start = time.perf_counter()
+                for _ in range(5):
+                    net(x)
+            best = max(best, flops * 5 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def speed(args, tmp: Path) -> None:
+    print("| model | size | backend | GFLOP/frame | warm-up s | s/frame | GFLOP/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name in args.models:
+        source = model_source(name, tmp)
+        spec = load_generator(source).spec
+        for text in args.sizes:
+            size = tuple(int(v) for v in text.split("x"))
+            frames = real_frames(args.frames + 1, size)
+            gflop = frame_flops(spec, *size) / 1e9
+            for backend in args.backends:
+                stylizer = Stylizer(source, "cpu", backend, batch_size=1, precision="fp32")
+                start = time.perf_counter()
+                stylizer.stylize_frames(frames[:1])
+                warm = time.perf_counter() - start
+                start = time.perf_counter()
+                for frame in frames[1:]:
+                    stylizer.stylize_frames([frame])
+                per = (time.perf_counter() - start) / args.frames
+                print(f"| {name} | {text} | {backend} | {gflop:.1f} | {warm:.1f} | {per:.3f} | "
+                      f"{gflop / per:.0f} |", flush=True)  # fmt: skip
+
+
+def fast_presets(args) -> list[tuple[str, str]]:
+    """(fast preset, its teacher) for the fast presets among ``--models``."""
+    pairs = []
+    for name in args.models:
+        if name == "resnet9":
+            continue
+        origin = find_preset(name).manifest.get("distilled_from")
+        if origin:
+            pairs.append((name, origin["teacher"]))
+    return pairs
+
+
+def whole_cli(args, tmp: Path) -> None:
+    folder = tmp / "cli_in"
+    folder.mkdir(exist_ok=True)
+    for i, frame in enumerate(real_frames(6, (1280, 720))):
+        cv2.imwrite(str(folder / f"{i}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    print("| preset | stylize, 6 frames at 1280x720 (whole process) | s/frame | vs teacher |")
+    print("| --- | --- | --- | --- |")
+    for fast, teacher in fast_presets(args):
+        seconds = {}
+        for name in (teacher, fast):
+            out = tmp / f"cli_{name}"
+            command = [sys.executable, "-m", "stylizer", str(folder), "-o", str(out), "--preset",
+                       name, "-q", "--overwrite"]  # fmt: skip
+            start = time.perf_counter()
+            subprocess.run(command, check=True)
+            seconds[name] = time.perf_counter() - start
+        for name in (teacher, fast):
+            ratio = seconds[teacher] / seconds[name]
+            print(f"| {name} | {seconds[name]:.1f} s | {seconds[name] / 6:.2f} | {ratio:.2f}x |",
+                  flush=True)  # fmt: skip
+
+
+def held_out_photos(count: int) -> list[np.ndarray]:
+    photos = []
+    for path in sorted((DATA / "vangogh2photo" / "testB").iterdir())[:count]:
+        image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        scale = 512 / max(image.shape[:2])
+        size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+        photos.append(cv2.resize(image, size, interpolation=cv2.INTER_CUBIC))
+    return photos
+
+
+def psnr_ssim(outputs: list[np.ndarray], targets: list[np.ndarray]) -> tuple[float, float]:
+    """Mean per-image PSNR (dB) and SSIM over pairs of HxWx3 uint8 images."""
+    psnrs, ssims = [], []
+    for out, target in zip(outputs, targets, strict=True):
+        mse = np.mean(((out.astype(np.float64) - target) / 255) ** 2)
+        psnrs.append(10 * np.log10(1 / max(mse, 1e-12)))
+        a, b = (torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255 for x in (out, target))
+        ssims.append(float(structural_similarity_index_measure(a, b, data_range=1.0)))
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
+def quality(args) -> None:
+    photos = held_out_photos(args.photos)
+    print(f"| fast preset | teacher | PSNR to teacher ({len(photos)} photos, 512 px) | SSIM "
+          "| the photo's own PSNR to the teacher |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- |")
+    for fast, teacher in fast_presets(args):
+        target = [Stylizer(teacher, "cpu", "eager", 1).stylize_frames([p])[0] for p in photos]
+        student = [Stylizer(fast, "cpu", "eager", 1).stylize_frames([p])[0] for p in photos]
+        p, s = psnr_ssim(student, target)
+        identity, _ = psnr_ssim(photos, target)
+        print(f"| {fast} | {teacher} | {p:.2f} dB | {s:.3f} | {identity:.2f} dB |", flush=True)
+
+
+def flicker(args) -> None:
+    found = clips(args.clip_frames, 480)
+    print("| clip | fast preset | warping error | teacher's | vs teacher |")
+    print("| --- | --- | --- | --- | --- |")
+    for fast, teacher in fast_presets(args):
+        models = {name: Stylizer(name, "cpu", "eager", 1) for name in (fast, teacher)}
+        for clip, frames in found.items():
+            error = {
+                name: measure_flicker(frames, m.stylize_frames(frames)).warping_error
+                for name, m in models.items()
+            }
+            print(f"| {clip} | {fast} | {error[fast]:.5f} | {error[teacher]:.5f} | "
+                  f"{error[fast] / error[teacher] - 1:+.1%} |", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["1280x720", "1920x1080"])
+    parser.add_argument("--frames", type=int, default=2)
+    parser.add_argument("--models", nargs="+",
+                        default=["vangogh", "vangogh-fast", "monet-fast", "resnet9"])  # fmt: skip
+    parser.add_argument("--backends", nargs="+", default=["eager", "compile", "ort"])
+    parser.add_argument("--photos", type=int, default=100)
+    parser.add_argument("--clip-frames", type=int, default=24)
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["speed", "cli", "quality", "flicker"])  # fmt: skip
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="stylize-fast-"))
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines()
+                  if line.startswith("Model name")), "?")  # fmt: skip
+    print(f"{model}, {torch.get_num_threads()} threads; "
+          f"conv peak {conv_peak():.0f} GFLOP/s (3x3, best layout)\n")  # fmt: skip
+    sections = {"speed": lambda: speed(args, tmp), "cli": lambda: whole_cli(args, tmp),
+                "quality": lambda: quality(args), "flicker": lambda: flicker(args)}  # fmt: skip
+    for name, section in sections.items():
+        if name not in args.skip:
+            section()
+            print()
+
+
+if __name__ == "__main__":
+    main()

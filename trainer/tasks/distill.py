@@ -1,0 +1,268 @@
+"""Distillation: a small, fast generator learns to give a big one's outputs on real photos.
+
+The teacher (a preset, a run folder or any generator weight file, the reference's checkpoints
+included) runs once per photo and size before training; its outputs are cached in the run
+folder (``teacher/``), so a step costs only the student's forward and backward, and a resumed
+run reads the very targets the first session wrote. The student sees random crops of photos
+resized to several sizes, flipped, and learns the teacher's pixels under an L1 loss.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+
+from stylizer.errors import StylizeError
+from stylizer.files import write_atomic
+from stylizer.images import Picture, write_image
+from stylizer.loading import load_generator
+from stylizer.models import Generator
+from stylizer.presets import MANIFEST
+from stylizer.progress import Progress
+from stylizer.weights import weights_digest
+
+from ..data import load_rgb, scan, split_holdout, to_unit
+from ..losses import psnr, ssim
+from ..run import RunFolder
+from .base import TASKS, Task, fill_defaults, register_task
+
+#: What ``resolve`` fills where the settings leave it to the task.
+DEFAULTS = {
+    "arch": "compact",
+    "ngf": 24,
+    "norm": "instance",
+    "lr": 1e-3,
+    "beta1": 0.9,  # Adam's usual: a regression, not a GAN's balance
+    "batch_size": 4,
+    "epochs": 8,
+    "decay_epochs": 4,
+    "val_count": 16,
+    "sizes": [256, 384],
+}
+#: Raw bytes the cached teacher outputs may take (PNG holds them in about half).
+CACHE_BUDGET_BYTES = 8 * 2**30
+#: Brightens the preview's difference column: 1/8 of the range shows white.
+_DIFFERENCE_GAIN = 8
+
+
+def resized(image: torch.Tensor, size: int) -> torch.Tensor:
+    """A CHW uint8 image with its shorter side ``size`` px; the one resize that makes both
+    what the teacher saw and what the student sees, so the two always line up."""
+    h, w = image.shape[1:]
+    scale = size / min(h, w)
+    return v2.functional.resize(
+        image, [max(size, round(h * scale)), max(size, round(w * scale))], antialias=True
+    )
+
+
+def load_teacher(source: str) -> Generator:
+    """The generator ``source`` names: a preset, a weight file, or a run folder (its latest
+    checkpoint's generator, A to B)."""
+    path = Path(source)
+    if path.is_dir() and (path / "settings.json").is_file() and not (path / MANIFEST).is_file():
+        run = RunFolder(path)
+        s = run.check_settings(None)
+        if not run.latest.is_file():
+            raise StylizeError(f"{source}: a run folder with no checkpoint yet")
+        task = TASKS[s.task](s, torch.device("cpu"))
+        run.restore(task)
+        return task.generator_for("AtoB")
+    return load_generator(source)
+
+
+class DistillData(Dataset):
+    """Photos at random sizes, cropped and flipped, with the teacher's output for the same
+    pixels ("B", read from the cache). Without a cache folder (held-out photos scored by
+    ``evaluate``, where the teacher runs on the fly) the items hold the photo alone."""
+
+    def __init__(self, photos: list[Path], sizes: list[int], crop: int, flip: bool,
+                 train: bool, cache: Path | None = None) -> None:  # fmt: skip
+        self.photos, self.sizes, self.crop, self.flip = photos, sizes, crop, flip
+        self.train, self.cache = train, cache
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def target_path(self, index: int, size: int) -> Path:
+        """Where the teacher's output for photo ``index`` at ``size`` is cached."""
+        return self.cache / str(size) / f"{index:06d}.png"
+
+    def sizes_used(self) -> list[int]:
+        """The sizes this set draws from (held-out photos use the first one only)."""
+        return self.sizes if self.train else self.sizes[:1]
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
+        i, seed = key if isinstance(key, tuple) else (key, key)
+        gen = torch.Generator().manual_seed(seed)
+        sizes = self.sizes_used()
+        size = sizes[int(torch.randint(len(sizes), (1,), generator=gen))]
+        images = [resized(load_rgb(self.photos[i]), size)]
+        if self.cache is not None:
+            images.append(load_rgb(self.target_path(i, size)))
+        h, w = images[0].shape[1:]
+        if self.train:
+            top = int(torch.randint(h - self.crop + 1, (1,), generator=gen))
+            left = int(torch.randint(w - self.crop + 1, (1,), generator=gen))
+            mirror = self.flip and bool(torch.rand(1, generator=gen) < 0.5)
+        else:
+            top, left, mirror = (h - self.crop) // 2, (w - self.crop) // 2, False
+        images = [im[:, top : top + self.crop, left : left + self.crop] for im in images]
+        if mirror:
+            images = [im.flip(-1) for im in images]
+        return dict(zip("AB", (to_unit(im) for im in images), strict=False))
+
+
+@register_task("distill")
+class Distill(Task):
+    preview_columns = ("input", "teacher", "student", f"difference x{_DIFFERENCE_GAIN}")
+
+    @classmethod
+    def resolve(cls, s):
+        if not s.teacher:
+            raise StylizeError("distillation needs a teacher: a preset, run folder or weight file")
+        fill_defaults(s, DEFAULTS)
+        s.dropout = bool(s.dropout)
+        if min(s.sizes) < s.crop_size:
+            raise StylizeError(
+                f"--sizes {min(s.sizes)} is smaller than the {s.crop_size}px crop: every size "
+                "must be at least --crop-size"
+            )
+
+    @classmethod
+    def datasets(cls, s, warn, run_root):
+        found: dict[Path, tuple[int, int]] = {}
+        for folder in s.data:
+            found |= scan(Path(folder), warn)
+        train, val = split_holdout(list(found), s.val_count)
+        if not train:
+            raise StylizeError("no photos left to train on")
+        cache = run_root / "teacher"
+        sets = (DistillData(train, s.sizes, s.crop_size, s.flip, True, cache / "train"),
+                DistillData(val, s.sizes, s.crop_size, False, False, cache / "val"))  # fmt: skip
+        _check_budget(sets, found)
+        return sets
+
+    @classmethod
+    def evaluation_data(cls, s, roots, size, warn):
+        photos = [p for root in roots for p in scan(root, warn)]
+        return DistillData(photos, [size], size, False, False)
+
+    def __init__(self, s, device) -> None:
+        super().__init__(s, device)
+        self.G = self.add_net("G", self.generator())
+        self.optims = {"G": self.adam(self.nets["G"])}
+        self._teacher: Generator | None = None
+
+    @property
+    def teacher(self) -> Generator:
+        """Loaded when first needed: exporting a student does not read its teacher."""
+        if self._teacher is None:
+            self._teacher = load_teacher(self.s.teacher).to(self.device).eval()
+            self._teacher.requires_grad_(False)
+        return self._teacher
+
+    def prepare(self, train_set, val_set, log, progress):
+        """Cache the teacher's output for every photo and size (what is already there and
+        still matches the teacher and the photos is kept)."""
+        sets = (train_set, val_set)
+        cache = train_set.cache.parent
+        key = {
+            "teacher": self.s.teacher,
+            "weights": weights_digest(self.teacher),
+            "photos": [[str(p) for p in data.photos] for data in sets],
+            "sizes": self.s.sizes,
+        }
+        record = cache / "cache.json"
+        if record.is_file() and json.loads(record.read_text()) != key:
+            log(f"{cache}: the teacher or the photos changed; its outputs are computed again")
+            shutil.rmtree(cache)
+        cache.mkdir(parents=True, exist_ok=True)
+        write_atomic(record, (json.dumps(key) + "\n").encode())
+        todo = [(data, i, size) for data in sets for size in data.sizes_used()
+                for i in range(len(data)) if not data.target_path(i, size).is_file()]  # fmt: skip
+        if not todo:
+            return
+        log(f"computing the teacher's output for {len(todo)} photo sizes (once per run)")
+        bar = Progress("teacher outputs", "image", len(todo), progress)
+        try:
+            for data, i, size in todo:
+                photo = resized(load_rgb(data.photos[i]), size)
+                write_image(data.target_path(i, size), Picture(self._teach(photo)))
+                bar.update()
+        finally:
+            bar.close()
+
+    @torch.inference_mode()
+    def _teach(self, image: torch.Tensor) -> np.ndarray:
+        """The teacher's output for a CHW uint8 image, as HWC uint8 RGB."""
+        x = to_unit(image)[None].to(self.device)
+        y = self.teacher(x)[0].float().clamp(-1, 1)
+        return ((y + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+    def train_step(self, batch):
+        photo, target = self.to_device(batch["A"]), self.to_device(batch["B"])
+        self.optims["G"].zero_grad(set_to_none=True)
+        with self.autocast:
+            loss = F.l1_loss(self.G(photo).float(), target)
+        loss.backward()
+        self.optims["G"].step()
+        return {"L1": loss.detach()}
+
+    @torch.no_grad()
+    def evaluate(self, batch):
+        photo = batch["A"].to(self.device)
+        if "B" in batch:
+            target = batch["B"].to(self.device)
+        else:
+            target = self.teacher(photo).float().clamp(-1, 1)
+        g = self.plain(self.nets["G"]).eval()
+        student = g(photo).float()
+        g.train()
+        difference = ((student - target).abs() * _DIFFERENCE_GAIN / 2).clamp(0, 1) * 2 - 1
+        metrics = {
+            "val_L1": F.l1_loss(student, target).item(),
+            "val_PSNR": psnr(student, target),
+            "val_SSIM": ssim(student, target),
+        }
+        return metrics, torch.stack([photo, target, student, difference], 1).flatten(0, 1)
+
+    def generator_for(self, direction):
+        return self.plain(self.nets["G"])
+
+    def record(self):
+        sizes = ", ".join(map(str, self.s.sizes))
+        origin: dict = {"teacher": self.s.teacher, "sizes": self.s.sizes}
+        try:
+            teacher = self.teacher
+            origin |= {"architecture": teacher.spec.to_dict(), "weights": weights_digest(teacher)}
+        except StylizeError:  # moved or deleted since: the student exports all the same
+            pass
+        return {
+            "intended_input": f"photos; trained on {self.s.crop_size}px crops of photos resized "
+            f"to {sizes} px on the shorter side",
+            "distilled_from": origin,
+        }
+
+
+def _check_budget(sets: tuple[DistillData, ...], dims: dict[Path, tuple[int, int]]) -> None:
+    """Refuse, before the teacher's first image, a cache over ``CACHE_BUDGET_BYTES``."""
+    total, count = 0, 0
+    for data in sets:
+        for size in data.sizes_used():
+            for photo in data.photos:
+                w, h = dims[photo]
+                total += round(h * size / min(h, w)) * round(w * size / min(h, w)) * 3
+                count += 1
+    if total > CACHE_BUDGET_BYTES:
+        raise StylizeError(
+            f"the teacher's outputs for {count} photo sizes would take about "
+            f"{total / 2**30:.1f} GiB (over {CACHE_BUDGET_BYTES / 2**30:.0f} GiB): use fewer "
+            "photos or fewer --sizes"
+        )
