@@ -1,12 +1,15 @@
 """``stylize-train distill``: a small student learns a teacher generator's outputs."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import pytest
 import torch
-from conftest import SHARED, run_main, save_generator, weights_of, write_png
+from conftest import SHARED, blobs, run_main, save_generator, weights_of, write_png
 from torch.utils.data import DataLoader
 
 from stylizer import load_generator
@@ -99,6 +102,24 @@ def test_previews_show_input_teacher_student_difference(distilled):
     )
 
 
+def test_any_photo_shape_and_teacher_architecture(tmp_path):
+    """Photos of odd sizes and aspect ratios; a teacher that takes only multiples of 4 (a
+    compact one): its outputs are padded and cropped back to line up with the photos."""
+    folder = tmp_path / "photos"
+    for i in range(10):
+        write_png(folder / f"{i}.png", cv2.resize(blobs(i), (61 + i, 40 + 3 * i)))
+    teacher = save_generator(tmp_path / "compact.pth", GeneratorSpec("compact", 1, ngf=8))
+    s = settings(folder, teacher, sizes=[32, 37], epochs=3, val_count=1)
+    assert train(s, tmp_path / "run", log=lambda m: None).step == 3
+    train_set, _ = build_data(Settings.load(tmp_path / "run" / "settings.json"), print,
+                              tmp_path / "run")  # fmt: skip
+    for i, photo in enumerate(train_set.photos):
+        h, w = cv2.imread(str(photo)).shape[:2]
+        scale = 37 / min(h, w)
+        cached = cv2.imread(str(train_set.target_path(i, 37)))
+        assert cached.shape == (max(37, round(h * scale)), max(37, round(w * scale)), 3)
+
+
 def test_distill_resumes_exactly(tmp_path, teacher):
     folder = photos(tmp_path / "photos", 12)
     s = settings(folder, teacher, epochs=12, checkpoint_every=5)
@@ -168,13 +189,14 @@ def test_teacher_can_be_a_run_folder(distilled, tmp_path):
         (["TEACHER", "PHOTOS", "--sizes", "16,24"], "smaller than the 32px crop"),
         (["TEACHER", "PHOTOS", "--sizes", "big"], "comma-separated pixel counts"),
         (["TEACHER", "missing/"], "missing: no such folder"),
+        (["TEACHER", "PHOTOS", "--crop-size", "30"], "multiples of 4; use --crop-size 28"),
     ],
 )
 def test_distill_cli_errors_are_one_line(tmp_path, teacher, args, message):
     folder = photos(tmp_path / "photos", 4)
     args = [str(teacher) if a == "TEACHER" else str(folder) if a == "PHOTOS" else a for a in args]
-    r = run_main(trainer_main, ["distill", *args, "-o", tmp_path / "run", "--crop-size", "32"],
-                 text=True)  # fmt: skip
+    r = run_main(trainer_main, ["distill", "-o", tmp_path / "run", "--crop-size", "32", *args],
+                 text=True)  # later options win  # fmt: skip
     assert r.returncode != 0
     # one line; click's usage errors add their usage lines above it
     assert message in r.stderr.strip().splitlines()[-1] and "Traceback" not in r.stderr, r.stderr
@@ -191,3 +213,27 @@ def test_distill_cli_trains_and_continues(tmp_path, teacher):
     saved = json.loads((tmp_path / "run" / "settings.json").read_text())
     assert saved["task"] == "distill" and saved["sizes"] == [32] and saved["arch"] == "compact"
     assert saved["teacher"] == str(teacher)
+    # a run's settings.json serves as --config for another (its list of sizes too)
+    r = run_main(trainer_main, ["distill", teacher, folder, "-o", tmp_path / "again", "--config",
+                                tmp_path / "run" / "settings.json", "--epochs", "1"], text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    again = json.loads((tmp_path / "again" / "settings.json").read_text())
+    assert again["sizes"] == [32] and again["ngf"] == 8 and again["epochs"] == 1
+
+
+def test_two_gloo_processes_share_the_teacher_work(tmp_path, teacher):
+    folder = photos(tmp_path / "photos", 12)
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "trainer", "distill", teacher, folder, "-o", tmp_path / "ddp", "--ngf", "8",
+         "--depth", "1", "--crop-size", "32", "--sizes", "32,48", "--epochs", "4",
+         "--decay-epochs", "0", "--steps-per-epoch", "1", "--batch-size", "2", "--workers", "0",
+         "--device", "cpu", "-q"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-8000:]
+    assert weights_of(tmp_path / "ddp")["step"] == 4
+    cache = tmp_path / "ddp" / "teacher"
+    assert len(list((cache / "train").rglob("*.png"))) == 2 * 11  # 1 of 12 held out
+    assert len(list((cache / "val").rglob("*.png"))) == 1

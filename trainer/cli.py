@@ -186,23 +186,26 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_,
     _train(settings, run_dir, device, stop_after, quiet)
 
 
-def _sizes(_ctx, _param, value: str | None) -> list[int] | None:
-    if value is None:
-        return None
-    try:
-        sizes = [int(v) for v in value.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: comma-separated pixel counts, as 256,384") from None
-    if not sizes or min(sizes) < 16:
-        raise click.BadParameter(f"{value!r}: sizes of at least 16 px")
-    return sizes
+class _Sizes(click.ParamType):
+    """``256,384`` on the command line, or a list from ``--config``."""
+
+    name = "PX,PX..."
+
+    def convert(self, value, param, ctx) -> list[int]:
+        try:
+            sizes = [int(v) for v in (value if isinstance(value, list) else value.split(","))]
+        except (ValueError, TypeError):
+            self.fail(f"{value!r}: comma-separated pixel counts, as 256,384", param, ctx)
+        if not sizes or min(sizes) < 16:
+            self.fail(f"{value!r}: sizes of at least 16 px", param, ctx)
+        return sizes
 
 
 @click.command(context_settings=CONTEXT)
 @click.argument("teacher")
 @click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_SHARED
-@click.option("--sizes", callback=_sizes,
+@click.option("--sizes", type=_Sizes(),
               help="Shorter sides (px) the photos are resized to, one drawn at random per crop "
               f"(default {','.join(map(str, DISTILL_DEFAULTS['sizes']))}).")  # fmt: skip
 def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, compile_, **opts):

@@ -52,6 +52,7 @@ def evaluate_run(
     if not run.exists():
         raise StylizeError(f"{run_dir}: not a run folder (no settings.json)")
     s = run.check_settings(None)
+    s.check_side(size, "--size")
     if grid and not is_image_path(Path(grid)):
         raise StylizeError(f"{grid}: the grid is an image; name it .png or .jpg")
     roots = [Path(f) for f in folders]

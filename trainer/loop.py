@@ -224,10 +224,8 @@ def _session(
                 at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
                 log(f"starting from {what} of {origin['from']}{at}")
 
-    if rank == 0:
-        task.prepare(train_set, val_set, log, progress)
-    if world > 1:
-        torch.distributed.barrier()  # what rank 0 prepared is on disk for every rank
+    task.prepare(train_set, val_set, log if rank == 0 else lambda m: None, progress and rank == 0,
+                 rank, world)  # fmt: skip
     loader = DataLoader(
         train_set,
         batch_size=s.batch_size,

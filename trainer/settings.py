@@ -1,4 +1,5 @@
-"""Every training setting, with the reference's defaults; saved as ``settings.json`` in the run."""
+"""Every training setting, saved as ``settings.json`` in the run; those left None (or empty) are
+the task's to fill (``Task.resolve``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from stylizer.errors import StylizeError
+from stylizer.models import GeneratorSpec, build_generator
 
 
 @dataclass
@@ -63,14 +67,22 @@ class Settings:
 
         TASKS.get_class(self.task).resolve(self)
         self.depth = self.depth or {"unet": 8, "compact": 4}.get(self.arch, 9)
-        if self.arch == "unet" and self.crop_size % 2**self.depth:
-            raise StylizeError(
-                f"a U-Net of depth {self.depth} needs crops that are multiples of "
-                f"{2**self.depth}; use --crop-size {2**self.depth} or --depth 7 for 128"
-            )
+        self.check_side(self.crop_size, "--crop-size")
         if self.direction not in ("AtoB", "BtoA"):
             raise StylizeError("--direction must be AtoB or BtoA")
         return self
+
+    def check_side(self, side: int, flag: str) -> None:
+        """Refuse a crop or evaluation side the generator cannot take whole."""
+        spec = GeneratorSpec(self.arch, self.depth, self.ngf, norm=self.norm, dropout=self.dropout)
+        with torch.device("meta"):
+            multiple = build_generator(spec).size_multiple
+        if side % multiple:
+            hint = f" or --depth {self.depth - 1}" if self.arch == "unet" else ""
+            raise StylizeError(
+                f"a {spec.describe()} needs sides that are multiples of {multiple}; use {flag} "
+                f"{max(multiple, side // multiple * multiple)}{hint}"
+            )
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")

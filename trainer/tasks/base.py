@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,7 +53,7 @@ def fill_defaults(s: Settings, defaults: dict) -> None:
     """Set each of ``defaults`` the settings leave unset (None or empty)."""
     for name, value in defaults.items():
         if getattr(s, name) in (None, ""):
-            setattr(s, name, value)
+            setattr(s, name, copy.copy(value))  # a list of the settings' own
 
 
 class Task:
@@ -80,8 +81,9 @@ class Task:
         """Held-out data from ``roots`` at ``size`` px, for ``stylize-train evaluate``."""
         raise NotImplementedError
 
-    def prepare(self, train_set: Dataset, val_set: Dataset, log: Warn, progress: bool) -> None:
-        """Work a session does on rank 0 before its first step, for every rank."""
+    def prepare(self, train_set: Dataset, val_set: Dataset, log: Warn, progress: bool, rank: int,
+                world: int) -> None:  # fmt: skip
+        """Work a session does before its first step (every rank of ``world`` calls it)."""
 
     def record(self) -> dict:
         """What an exported preset's manifest adds about this task's training."""

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
+from stylizer.engines.base import pad_to_multiple
 from stylizer.errors import StylizeError
 from stylizer.files import write_atomic
 from stylizer.images import Picture, write_image
@@ -107,6 +108,9 @@ class DistillData(Dataset):
         if self.cache is not None:
             images.append(load_rgb(self.target_path(i, size)))
         h, w = images[0].shape[1:]
+        if images[-1].shape != images[0].shape:
+            raise StylizeError(f"{self.target_path(i, size)}: not the teacher's output for "
+                               f"{self.photos[i]} (another size); delete the run's teacher/")  # fmt: skip
         if self.train:
             top = int(torch.randint(h - self.crop + 1, (1,), generator=gen))
             left = int(torch.randint(w - self.crop + 1, (1,), generator=gen))
@@ -162,49 +166,61 @@ class Distill(Task):
 
     @property
     def teacher(self) -> Generator:
-        """Loaded when first needed: exporting a student does not read its teacher."""
+        """Loaded when first needed (training reads the cache, not the teacher)."""
         if self._teacher is None:
             self._teacher = load_teacher(self.s.teacher).to(self.device).eval()
             self._teacher.requires_grad_(False)
         return self._teacher
 
-    def prepare(self, train_set, val_set, log, progress):
-        """Cache the teacher's output for every photo and size (what is already there and
-        still matches the teacher and the photos is kept)."""
+    def prepare(self, train_set, val_set, log, progress, rank, world):
+        """Cache the teacher's output for every photo and size, each rank a share (what is
+        already there and still matches the teacher and the photos is kept)."""
         sets = (train_set, val_set)
         cache = train_set.cache.parent
-        key = {
-            "teacher": self.s.teacher,
-            "weights": weights_digest(self.teacher),
-            "photos": [[str(p) for p in data.photos] for data in sets],
-            "sizes": self.s.sizes,
-        }
-        record = cache / "cache.json"
-        if record.is_file() and json.loads(record.read_text()) != key:
-            log(f"{cache}: the teacher or the photos changed; its outputs are computed again")
-            shutil.rmtree(cache)
-        cache.mkdir(parents=True, exist_ok=True)
-        write_atomic(record, (json.dumps(key) + "\n").encode())
+        if rank == 0:
+            key = {
+                "teacher": self.s.teacher,
+                "weights": weights_digest(self.teacher),
+                "photos": [[_identity(p) for p in data.photos] for data in sets],
+                "sizes": self.s.sizes,
+            }
+            record = cache / "cache.json"
+            if record.is_file() and json.loads(record.read_text()) != key:
+                log(f"{cache}: the teacher or the photos changed; its outputs are computed again")
+                shutil.rmtree(cache)
+            cache.mkdir(parents=True, exist_ok=True)
+            write_atomic(record, (json.dumps(key) + "\n").encode())
+        if world > 1:
+            torch.distributed.barrier()  # the cache is cleared before any rank fills it
         todo = [(data, i, size) for data in sets for size in data.sizes_used()
                 for i in range(len(data)) if not data.target_path(i, size).is_file()]  # fmt: skip
-        if not todo:
-            return
-        log(f"computing the teacher's output for {len(todo)} photo sizes (once per run)")
-        bar = Progress("teacher outputs", "image", len(todo), progress)
-        try:
-            for data, i, size in todo:
-                photo = resized(load_rgb(data.photos[i]), size)
-                write_image(data.target_path(i, size), Picture(self._teach(photo)))
-                bar.update()
-        finally:
-            bar.close()
+        if todo:
+            log(f"computing the teacher's output for {len(todo)} photo sizes (once per run)")
+            bar = Progress("teacher outputs", "image", len(todo[rank::world]), progress)
+            try:
+                for data, i, size in todo[rank::world]:
+                    photo = resized(load_rgb(data.photos[i]), size)
+                    write_image(data.target_path(i, size), Picture(self._teach(photo)))
+                    bar.update()
+            finally:
+                bar.close()
+        self._teacher = None  # training never runs it: its memory goes back
+        if world > 1:
+            torch.distributed.barrier()  # every rank's share is on disk
 
     @torch.inference_mode()
     def _teach(self, image: torch.Tensor) -> np.ndarray:
         """The teacher's output for a CHW uint8 image, as HWC uint8 RGB."""
-        x = to_unit(image)[None].to(self.device)
-        y = self.teacher(x)[0].float().clamp(-1, 1)
+        y = self._teacher_output(to_unit(image)[None].to(self.device))[0]
         return ((y + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+    def _teacher_output(self, x: torch.Tensor) -> torch.Tensor:
+        """The teacher on images in [-1, 1] of any size: padded to what its architecture takes,
+        as ``stylize`` pads them, and cropped back."""
+        t = self.teacher
+        h, w = x.shape[-2:]
+        padded, (top, left) = pad_to_multiple(x, t.size_multiple, t.min_size)
+        return t(padded)[..., top : top + h, left : left + w].float().clamp(-1, 1)
 
     def train_step(self, batch):
         photo, target = self.to_device(batch["A"]), self.to_device(batch["B"])
@@ -218,10 +234,8 @@ class Distill(Task):
     @torch.no_grad()
     def evaluate(self, batch):
         photo = batch["A"].to(self.device)
-        if "B" in batch:
-            target = batch["B"].to(self.device)
-        else:
-            target = self.teacher(photo).float().clamp(-1, 1)
+        cached = batch.get("B")  # held-out photos from other folders have no cached output
+        target = self._teacher_output(photo) if cached is None else cached.to(self.device)
         g = self.plain(self.nets["G"]).eval()
         student = g(photo).float()
         g.train()
@@ -249,6 +263,12 @@ class Distill(Task):
             f"to {sizes} px on the shorter side",
             "distilled_from": origin,
         }
+
+
+def _identity(photo: Path) -> list:
+    """A photo as the cache knows it: an edited or replaced file gets a new output."""
+    st = photo.stat()
+    return [str(photo), st.st_size, st.st_mtime_ns]
 
 
 def _check_budget(sets: tuple[DistillData, ...], dims: dict[Path, tuple[int, int]]) -> None:
