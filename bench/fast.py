@@ -145,8 +145,9 @@ def quality(args) -> None:
           "| the photo's own PSNR to the teacher |")  # fmt: skip
     print("| --- | --- | --- | --- | --- |")
     for fast, teacher in fast_presets(args):
-        target = [Stylizer(teacher, "cpu", "eager", 1).stylize_frames([p])[0] for p in photos]
-        student = [Stylizer(fast, "cpu", "eager", 1).stylize_frames([p])[0] for p in photos]
+        teacher_model, student_model = (Stylizer(n, "cpu", "eager", 1) for n in (teacher, fast))
+        target = [teacher_model.stylize_frames([p])[0] for p in photos]
+        student = [student_model.stylize_frames([p])[0] for p in photos]
         p, s = psnr_ssim(student, target)
         identity, _ = psnr_ssim(photos, target)
         print(f"| {fast} | {teacher} | {p:.2f} dB | {s:.3f} | {identity:.2f} dB |", flush=True)

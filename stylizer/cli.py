@@ -38,14 +38,15 @@ def _steps(n: int) -> str:
 
 def _cost_and_origin(p: Preset) -> list[str]:
     """Its arithmetic per 720p frame, and for a distilled preset the style it mimics and how
-    closely (the last validation's PSNR to the teacher)."""
+    closely (its held-out PSNR to the teacher, else its last validation's)."""
     lines = []
     if isinstance(p.spec, GeneratorSpec):
         lines.append(f"{frame_flops(p.spec) / 1e9:.0f} GFLOP per 1280x720 frame")
     origin = p.manifest.get("distilled_from")
     if isinstance(origin, dict) and origin.get("teacher"):
-        figures = p.manifest.get("training", {}).get("last_validation", {})
-        closeness = f" ({figures['val_PSNR']:.1f} dB PSNR to it)" if "val_PSNR" in figures else ""
+        held_out = p.manifest.get("held_out_figures", {}).get("psnr_to_teacher_db")
+        psnr = held_out or p.manifest.get("training", {}).get("last_validation", {}).get("val_PSNR")
+        closeness = f" ({psnr:.1f} dB PSNR to it)" if psnr else ""
         lines.append(f"mimics {Path(origin['teacher']).name}{closeness}")
     return lines
 

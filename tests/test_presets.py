@@ -9,6 +9,7 @@ import torch
 from conftest import SHARED
 
 from stylizer import load_generator
+from stylizer.models import frame_flops
 from stylizer.presets import BUILTIN_DIR, MANIFEST, Preset
 from stylizer.weights import detect_spec, read_state_dict
 
@@ -17,7 +18,7 @@ needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/dat
 
 
 def test_the_promised_presets_ship():
-    assert {"vangogh", "monet", "sketch2shoe"} <= set(SHIPPED)
+    assert {"vangogh", "monet", "sketch2shoe", "vangogh-fast", "monet-fast"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -75,3 +76,24 @@ def test_sketch2shoe_draws_photos_closer_to_the_real_ones_than_the_sketches():
         sketches += (edges - photo).abs().mean().item()
     # Mostly white, the sketch is already near the photo's background; the shoe must come closer.
     assert ours < 0.55 * sketches, f"L1 to the photos {ours:.3f}, of the sketches {sketches:.3f}"
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """dB between images in [-1, 1], measured on [0, 1]."""
+    return 10 * np.log10(1 / (((a - b) / 2) ** 2).mean().item())
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["vangogh-fast", "monet-fast"])
+def test_fast_presets_stay_close_to_their_teachers_at_a_ninth_of_the_cost(name):
+    student = load_generator(name)
+    teacher_name = Preset.read(BUILTIN_DIR / name).manifest["distilled_from"]["teacher"]
+    teacher = load_generator(teacher_name)
+    assert frame_flops(teacher.spec) > 8 * frame_flops(student.spec)
+    photos = sorted((SHARED / "vangogh2photo" / "testB").glob("*.jpg"))[::30]
+    for path in photos:
+        x = as_tensor(cv2.imread(str(path)))
+        with torch.inference_mode():
+            target, y = teacher(x), student(x)
+        # far closer to the teacher's painting than the photo itself is
+        assert psnr(y, target) > max(20, psnr(x, target) + 3), path.name

@@ -7,10 +7,11 @@ image is folded into a 4x smaller one of 4x the channels (pixel unshuffle) befor
 convolution, and unfolded (pixel shuffle, a sub-pixel convolution) after the last; everything
 between runs at 1/2 and 1/4 of the size, with residual blocks ``2 * ngf`` deep at 1/4.
 
-Measured side by side through the eager engine at 1280x720 on 2 Skylake cores (one run): ngf 24
-and 4 blocks, 27.5 GFLOP, 0.75 s a frame; ngf 32 and 4 blocks, 47.8 GFLOP, 1.06 s; the vangogh
-preset (ResNet, ngf 32, 6 blocks, 255 GFLOP) 5.42 s. It is meant to learn from a larger
-generator (distillation), and loads no reference checkpoint.
+Measured side by side by ``bench/fast.py`` at 1280x720 on 2 Skylake cores (one run, the two fast
+presets, which share this architecture, spread as shown): ngf 24 and 4 blocks, 28 GFLOP, 0.74-1.06
+s a frame eager, 0.51-0.66 compiled, 0.73-0.80 through ONNX Runtime; the vangogh preset (ResNet,
+ngf 32, 6 blocks, 255 GFLOP) 5.67, 3.49 and 4.05 s. It is meant to learn from a larger generator
+(distillation), and loads no reference checkpoint.
 """
 
 from __future__ import annotations
