@@ -40,8 +40,11 @@ def _cost_and_origin(p: Preset) -> list[str]:
     """Its arithmetic per 720p frame, and for a distilled preset the style it mimics and how
     closely (its held-out PSNR to the teacher, else its last validation's)."""
     lines = []
-    if isinstance(p.spec, GeneratorSpec):
-        lines.append(f"{frame_flops(p.spec) / 1e9:.0f} GFLOP per 1280x720 frame")
+    gflop = p.manifest.get("gflop_per_720p_frame")  # written by export: counting takes seconds
+    if gflop is None and isinstance(p.spec, GeneratorSpec):
+        gflop = frame_flops(p.spec) / 1e9
+    if gflop is not None:
+        lines.append(f"{gflop:.0f} GFLOP per 1280x720 frame")
     origin = p.manifest.get("distilled_from")
     if isinstance(origin, dict) and origin.get("teacher"):
         held_out = p.manifest.get("held_out_figures", {}).get("psnr_to_teacher_db")

@@ -195,8 +195,9 @@ def test_teacher_can_be_a_run_folder(distilled, tmp_path):
 def test_distill_cli_errors_are_one_line(tmp_path, teacher, args, message):
     folder = photos(tmp_path / "photos", 4)
     args = [str(teacher) if a == "TEACHER" else str(folder) if a == "PHOTOS" else a for a in args]
+    # options in args come later, and so win
     r = run_main(trainer_main, ["distill", "-o", tmp_path / "run", "--crop-size", "32", *args],
-                 text=True)  # later options win  # fmt: skip
+                 text=True)  # fmt: skip
     assert r.returncode != 0
     # one line; click's usage errors add their usage lines above it
     assert message in r.stderr.strip().splitlines()[-1] and "Traceback" not in r.stderr, r.stderr

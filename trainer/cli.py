@@ -73,7 +73,7 @@ _SHARED = _options(
         required=True,
         type=click.Path(path_type=Path),
         help="Run folder; an existing one is continued from its latest checkpoint.",
-    ),  # fmt: skip
+    ),
     click.option(
         "--arch",
         type=click.Choice(list(GENERATORS)),
@@ -95,7 +95,7 @@ _SHARED = _options(
         "--decay-epochs",
         type=click.IntRange(0),
         help=f"Then linear decay to 0 ({_defaults('decay_epochs')}).",
-    ),  # fmt: skip
+    ),
     click.option("--steps-per-epoch", type=int, default=0, help="Default: one pass over the data."),
     click.option("--batch-size", type=click.IntRange(1), help=f"({_defaults('batch_size')})"),
     click.option("--lr", type=float, help=f"Adam's learning rate ({_defaults('lr')})."),
@@ -104,7 +104,7 @@ _SHARED = _options(
         "--val-count",
         type=click.IntRange(0),
         help=f"Held-out images for validation and previews ({_defaults('val_count')}).",
-    ),  # fmt: skip
+    ),
     click.option("--preview-every", type=int, default=500, show_default=True),
     click.option("--checkpoint-every", type=int, default=1000, show_default=True),
     click.option(
@@ -114,7 +114,7 @@ _SHARED = _options(
         show_default=True,
         help="Numbered checkpoints to keep, newest first (0: all). Rename one (best.pt, "
         "say) to keep it for good.",
-    ),  # fmt: skip
+    ),
     click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto"),
     click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks."),
     click.option(
@@ -126,7 +126,7 @@ _SHARED = _options(
         help="Start a new run from another run's (or checkpoint's) network weights, to "
         "fine-tune at new settings; or from a preset or generator file (its generator "
         "only, the rest fresh). Optimisers and schedule start afresh.",
-    ),  # fmt: skip
+    ),
     click.option("--seed", type=int, default=0, show_default=True),
     click.option("--device", default="auto", show_default=True),
     click.option("--stop-after", type=int, help="End this session after N steps (resume later)."),

@@ -13,6 +13,7 @@ import torch
 from stylizer.errors import StylizeError
 from stylizer.files import ordinary_mode, write_atomic
 from stylizer.images import is_image_path
+from stylizer.models import frame_flops
 from stylizer.onnx import export_onnx
 from stylizer.presets import BUILTIN_DIR, MANIFEST
 from stylizer.weights import save_state_dict
@@ -71,6 +72,7 @@ def export_preset(
             "description": description or f"{s.task} generator trained with stylize-train",
             "weights": f"generator.{weights_format}",
             "architecture": spec.to_dict(),
+            "gflop_per_720p_frame": round(frame_flops(spec) / 1e9, 1),
             "intended_input": f"photos; trained on {s.crop_size}px crops of images resized to {s.load_size}",
             "training": {
                 "task": s.task,
