@@ -3,16 +3,19 @@ ResNet, measured side by side in one run on this machine.
 
     .venv/bin/python bench/fast.py [--sizes 1280x720 1920x1080] [--frames 2]
         [--models vangogh vangogh-fast monet-fast resnet9] [--backends eager compile ort]
+        [--precisions fp32 auto] [--cli-frames 6 30]
         [--photos 100] [--clip-frames 24] [--skip speed cli quality flicker]
 
 Prints, as markdown tables:
 
-- the conv peak: the best GFLOP/s a 3x3 convolution (NCHW and channels-last, two shapes) reaches
-  here, the ceiling the generators' own GFLOP/s are read against;
-- per model, size and backend: GFLOP per frame (PyTorch's count), s/frame and GFLOP/s through
+- the conv peak per precision: the best GFLOP/s a 3x3 convolution (NCHW and channels-last, two
+  shapes) reaches here, the ceiling the generators' own GFLOP/s are read against;
+- per model, size, backend and precision (fp32, and bf16 where the CPU has it natively, as
+  ``stylize`` then uses it): GFLOP per frame (PyTorch's count), s/frame and GFLOP/s through
   the ``Stylizer`` (one frame at a time, after a timed warm-up: compile and ort build then);
-- whole-process ``stylize FOLDER --preset P`` on 6 cockatoo frames at 720p, teacher against
-  fast preset (start-up, loading and writing included), and the ratio;
+- whole-process ``stylize FOLDER --preset P`` (its default backend and precision) on 6 and on 30
+  cockatoo frames at 720p, teacher against fast preset (start-up, loading and writing included),
+  the ratios, and from the difference the cost of one frame once the process is running;
 - the PSNR (and SSIM) of each fast preset's output to its teacher's over the first ``--photos``
   held-out photos of ``vangogh2photo/testB`` at 512 px on the longer side, beside the photo's
   own PSNR to the teacher (what an identity "student" would score);
@@ -23,6 +26,7 @@ Prints, as markdown tables:
 from __future__ import annotations
 
 import argparse
+import itertools
 import subprocess
 import sys
 import tempfile
@@ -36,21 +40,31 @@ from backends import DATA, model_source, real_frames
 from temporal import clips
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from stylizer.engines import PRECISIONS, resolve_precision
 from stylizer.flicker import measure_flicker
+from stylizer.installing import find_preset
 from stylizer.loading import load_generator
 from stylizer.models import frame_flops
 from stylizer.pipeline import Stylizer
-from stylizer.presets import find_preset
+
+PRECISION_NAMES = {dtype: name for name, dtype in PRECISIONS.items()}
 
 
-def conv_peak() -> float:
+def precisions(names: list[str]) -> list[str]:
+    """``--precisions`` with ``auto`` resolved for this CPU (bf16 where it is native), no repeats."""
+    resolved = [PRECISION_NAMES[resolve_precision(n, torch.device("cpu"))] for n in names]
+    return list(dict.fromkeys(resolved))
+
+
+def conv_peak(precision: str) -> float:
     """Best GFLOP/s of a 3x3 convolution here (no bias), over layouts and two shapes."""
+    dtype = resolve_precision(precision, torch.device("cpu"))
     best = 0.0
     for channels, h, w in ((128, 180, 320), (64, 360, 640)):
-        conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False).eval()
+        conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False).eval().to(dtype)
         flops = 2 * channels * channels * 9 * h * w
         for layout in (torch.contiguous_format, torch.channels_last):
-            x = torch.randn(1, channels, h, w).contiguous(memory_format=layout)
+            x = torch.randn(1, channels, h, w, dtype=dtype).contiguous(memory_format=layout)
             net = conv.to(memory_format=layout)
             with torch.no_grad():
                 net(x)
@@ -62,8 +76,15 @@ def conv_peak() -> float:
 
 
 def speed(args, tmp: Path) -> None:
-    print("| model | size | backend | GFLOP/frame | warm-up s | s/frame | GFLOP/s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    peaks = {p: conv_peak(p) for p in precisions(args.precisions)}
+    print(
+        ", ".join(f"conv peak {p} {g:.0f} GFLOP/s" for p, g in peaks.items())
+        + " (3x3, best layout)\n"
+    )
+    print(
+        "| model | size | backend | precision | GFLOP/frame | warm-up s | s/frame | GFLOP/s | of peak |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in args.models:
         source = model_source(name, tmp)
         spec = load_generator(source).spec
@@ -71,8 +92,10 @@ def speed(args, tmp: Path) -> None:
             size = tuple(int(v) for v in text.split("x"))
             frames = real_frames(args.frames + 1, size)
             gflop = frame_flops(spec, *size) / 1e9
-            for backend in args.backends:
-                stylizer = Stylizer(source, "cpu", backend, batch_size=1, precision="fp32")
+            for backend, precision in itertools.product(args.backends, peaks):
+                if backend == "ort" and precision != "fp32":
+                    continue  # the ort backend runs float32 only
+                stylizer = Stylizer(source, "cpu", backend, batch_size=1, precision=precision)
                 start = time.perf_counter()
                 stylizer.stylize_frames(frames[:1])
                 warm = time.perf_counter() - start
@@ -80,8 +103,9 @@ def speed(args, tmp: Path) -> None:
                 for frame in frames[1:]:
                     stylizer.stylize_frames([frame])
                 per = (time.perf_counter() - start) / args.frames
-                print(f"| {name} | {text} | {backend} | {gflop:.1f} | {warm:.1f} | {per:.3f} | "
-                      f"{gflop / per:.0f} |", flush=True)  # fmt: skip
+                rate = gflop / per
+                print(f"| {name} | {text} | {backend} | {precision} | {gflop:.1f} | {warm:.1f} | "
+                      f"{per:.3f} | {rate:.0f} | {rate / peaks[precision]:.0%} |", flush=True)  # fmt: skip
 
 
 def fast_presets(args) -> list[tuple[str, str]]:
@@ -96,26 +120,39 @@ def fast_presets(args) -> list[tuple[str, str]]:
     return pairs
 
 
+def stylize_seconds(folder: Path, out: Path, preset: str) -> float:
+    """Wall time of ``stylize FOLDER -o OUT --preset PRESET`` as a user runs it (its defaults)."""
+    command = [sys.executable, "-m", "stylizer", str(folder), "-o", str(out), "--preset", preset,
+               "-q", "--overwrite"]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - start
+
+
 def whole_cli(args, tmp: Path) -> None:
-    folder = tmp / "cli_in"
-    folder.mkdir(exist_ok=True)
-    for i, frame in enumerate(real_frames(6, (1280, 720))):
-        cv2.imwrite(str(folder / f"{i}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    print("| preset | stylize, 6 frames at 1280x720 (whole process) | s/frame | vs teacher |")
-    print("| --- | --- | --- | --- |")
+    few, many = args.cli_frames
+    frames = real_frames(many, (1280, 720))
+    folders = {}
+    for count in (few, many):
+        folders[count] = tmp / f"cli_in_{count}"
+        folders[count].mkdir(exist_ok=True)
+        for i, frame in enumerate(frames[:count]):
+            path = folders[count] / f"{i:03d}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    print(f"| preset | stylize, {few} frames at 1280x720 (whole process) | vs teacher | "
+          f"{many} frames | s/frame after start-up | vs teacher |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- |")
     for fast, teacher in fast_presets(args):
-        seconds = {}
+        seconds = {
+            (name, count): stylize_seconds(folders[count], tmp / f"cli_{name}_{count}", name)
+            for name in (teacher, fast)
+            for count in (few, many)
+        }
+        marginal = {n: (seconds[n, many] - seconds[n, few]) / (many - few) for n in (teacher, fast)}
         for name in (teacher, fast):
-            out = tmp / f"cli_{name}"
-            command = [sys.executable, "-m", "stylizer", str(folder), "-o", str(out), "--preset",
-                       name, "-q", "--overwrite"]  # fmt: skip
-            start = time.perf_counter()
-            subprocess.run(command, check=True)
-            seconds[name] = time.perf_counter() - start
-        for name in (teacher, fast):
-            ratio = seconds[teacher] / seconds[name]
-            print(f"| {name} | {seconds[name]:.1f} s | {seconds[name] / 6:.2f} | {ratio:.2f}x |",
-                  flush=True)  # fmt: skip
+            print(f"| {name} | {seconds[name, few]:.1f} s | "
+                  f"{seconds[teacher, few] / seconds[name, few]:.2f}x | {seconds[name, many]:.1f} s | "
+                  f"{marginal[name]:.3f} | {marginal[teacher] / marginal[name]:.2f}x |", flush=True)  # fmt: skip
 
 
 def held_out_photos(count: int) -> list[np.ndarray]:
@@ -175,6 +212,11 @@ def main() -> None:
     parser.add_argument("--models", nargs="+",
                         default=["vangogh", "vangogh-fast", "monet-fast", "resnet9"])  # fmt: skip
     parser.add_argument("--backends", nargs="+", default=["eager", "compile", "ort"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "auto"],
+                        help="auto: what stylize uses here (bf16 on CPUs that have it natively)")  # fmt: skip
+    parser.add_argument("--cli-frames", nargs=2, type=int, default=[6, 30], metavar=("FEW", "MANY"),
+                        help="whole-process runs on FEW and on MANY frames; their difference "
+                        "gives the cost of a frame after start-up")  # fmt: skip
     parser.add_argument("--photos", type=int, default=100)
     parser.add_argument("--clip-frames", type=int, default=24)
     parser.add_argument("--skip", nargs="*", default=[],
@@ -184,8 +226,7 @@ def main() -> None:
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines()
                   if line.startswith("Model name")), "?")  # fmt: skip
-    print(f"{model}, {torch.get_num_threads()} threads; "
-          f"conv peak {conv_peak():.0f} GFLOP/s (3x3, best layout)\n")  # fmt: skip
+    print(f"{model}, {torch.get_num_threads()} threads\n")
     sections = {"speed": lambda: speed(args, tmp), "cli": lambda: whole_cli(args, tmp),
                 "quality": lambda: quality(args), "flicker": lambda: flicker(args)}  # fmt: skip
     for name, section in sections.items():

@@ -17,6 +17,7 @@ from .errors import StylizeError, internal_error
 from .flicker import flicker_report
 from .flow import DIS_PRESETS
 from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, default_max_pixels
+from .installing import add_preset, downloadable, origin, remove_preset
 from .loading import load_generator
 from .models import GeneratorSpec, frame_flops
 from .pipeline import stylize_files, stylize_stream
@@ -80,12 +81,34 @@ def _describe_presets() -> str:
         )
         details += _cost_and_origin(p)
         details += [p.manifest["status"]] if "status" in p.manifest else []
-        body = "".join(
-            "\n" + textwrap.fill(line, 100, initial_indent=" " * 15, subsequent_indent=" " * 17)
-            for line in details
-        )
-        lines.append(f"{p.name:14} {p.description}{body}")
+        details.append(_origin_line(p))
+        lines.append(_entry(p.name, p.description, details))
+    fetchable = downloadable()
+    if fetchable:
+        lines.append("\nDownloadable: the reference's published models, fetched on first use")
+        width = max(len(e.name) for e in fetchable) + 2
+        for e in fetchable:
+            check = "" if e.git_blob else " (not checksummed)"
+            lines.append(f"{e.name:{width}}{e.description}{check}")
     return "\n".join(lines)
+
+
+def _entry(name: str, description: str, details: list[str]) -> str:
+    body = "".join(
+        "\n" + textwrap.fill(line, 100, initial_indent=" " * 15, subsequent_indent=" " * 17)
+        for line in details
+    )
+    return f"{name:14} {description}{body}"
+
+
+def _origin_line(p: Preset) -> str:
+    kind = origin(p)
+    source = p.manifest.get("source", {})
+    if kind == "downloaded":
+        return f"downloaded; {source.get('checksum', '')}"
+    if kind == "added":
+        return f"added from {source.get('from', '?')}"
+    return kind
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -259,6 +282,9 @@ def cli(
       stylize "shots/*.png" --weights latest_net_G_A.pth --max-size 2048
       ffmpeg -i in.mp4 -f rawvideo -pix_fmt rgb24 - | stylize - --raw 1280x720 --preset vangogh \\
         | ffmpeg -f rawvideo -pix_fmt rgb24 -s 1280x720 -r 30 -i - out.mp4
+      stylize photo.jpg --preset style_ukiyoe       # a reference model, downloaded once
+
+    Presets: stylize --list-presets; install or remove your own with stylize presets --help.
     """
     if list_presets:
         click.echo(_describe_presets())
@@ -293,7 +319,7 @@ def cli(
         list(inputs),
         source,
         output,
-        tag=preset or Path(weights).stem,
+        tag=(preset or Path(weights).stem).replace(":", "-"),
         ext=f".{ext}" if ext else None,
         overwrite=overwrite,
         size=size,
@@ -348,6 +374,47 @@ def flicker_cli(source: Path, output: Path, reference: Path | None, flow_preset:
     click.echo(flicker_report(source, output, reference, flow_preset).line())
 
 
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def presets_cli() -> None:
+    """Install, remove and list presets.
+
+    Presets you add and the reference's models downloaded on first use live in stylize's data
+    directory ($STYLIZE_HOME, else the platform's, such as ~/.local/share/stylize).
+
+    \b
+    Examples:
+      stylize presets add latest_net_G_A.pth --name mystyle --description "Photo to my style"
+      stylize presets add style_vangogh.pth --name cyclegan:style_vangogh   # offline install
+      stylize presets remove mystyle
+      stylize presets list
+    """
+
+
+@presets_cli.command("add")
+@click.argument("weights", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="The preset's name (what --preset takes).")
+@click.option("--description", default="", help="One line on what it does.")
+def presets_add(weights: Path, name: str, description: str) -> None:
+    """Install the generator in WEIGHTS (any file stylize can load) as preset NAME. With the name
+    of a published reference model, installs that model from a file downloaded by hand."""
+    preset = add_preset(weights, name, description)
+    click.echo(f"installed preset {preset.name} ({preset.spec.describe()}) in {preset.folder}")
+
+
+@presets_cli.command("remove")
+@click.argument("name")
+def presets_remove(name: str) -> None:
+    """Uninstall preset NAME (one you added or downloaded; shipped ones stay)."""
+    preset = remove_preset(name)
+    click.echo(f"removed preset {preset.name} ({preset.folder})")
+
+
+@presets_cli.command("list")
+def presets_list() -> None:
+    """List the installed presets and the downloadable ones (as stylize --list-presets)."""
+    click.echo(_describe_presets())
+
+
 def run_command(
     command: click.Command,
     say: Callable[[str], None],
@@ -393,6 +460,9 @@ def _exit_stopped(status: int) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["presets"]:  # a file called "presets" is ./presets
+        run_command(presets_cli, _err, sys.argv[2:], prog_name="stylize presets")
+        return
     run_command(cli, _err)
 
 

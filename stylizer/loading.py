@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .installing import find_preset
 from .models import Generator
-from .presets import MANIFEST, Preset, find_preset
+from .presets import MANIFEST, Preset
 from .weights import load_weights
 
 

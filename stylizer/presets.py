@@ -1,4 +1,9 @@
-"""Shipped styles: ``presets/NAME/preset.json`` (a small manifest) beside the generator weights."""
+"""Presets: ``NAME/preset.json`` (a small manifest) beside the generator weights.
+
+They come from three places, searched in this order: folders in ``$STYLIZE_PRESETS``; the user's
+own (``presets/`` in the data directory: ``$STYLIZE_HOME``, else the platform's, such as
+``~/.local/share/stylize``), where downloaded and added ones go; and the shipped ones.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,25 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import platformdirs
+
 from .errors import StylizeError
 from .models import GeneratorSpec
 
 MANIFEST = "preset.json"
-#: Where presets are looked up: ``$STYLIZE_PRESETS`` (os.pathsep-separated), then the repository's.
+#: The presets that ship with stylize.
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
+
+
+def user_home() -> Path:
+    """stylize's data directory: ``$STYLIZE_HOME``, else the platform's user data directory."""
+    home = os.environ.get("STYLIZE_HOME")
+    return Path(home).expanduser() if home else Path(platformdirs.user_data_dir("stylize"))
+
+
+def user_presets_dir() -> Path:
+    """Where downloaded and added presets are installed."""
+    return user_home() / "presets"
 
 
 @dataclass
@@ -45,10 +63,11 @@ class Preset:
 
 def preset_dirs() -> list[Path]:
     extra = [Path(p) for p in os.environ.get("STYLIZE_PRESETS", "").split(os.pathsep) if p]
-    return [*extra, BUILTIN_DIR]
+    return [*extra, user_presets_dir(), BUILTIN_DIR]
 
 
 def list_presets() -> list[Preset]:
+    """Every installed preset, the first of each name in search order."""
     found: dict[str, Preset] = {}
     for root in preset_dirs():
         if root.is_dir():
@@ -58,9 +77,9 @@ def list_presets() -> list[Preset]:
     return list(found.values())
 
 
-def find_preset(name: str) -> Preset:
+def installed_preset(name: str) -> Preset | None:
+    """The installed preset called ``name`` (its folder's or its manifest's name), if any."""
     for root in preset_dirs():
         if (root / name / MANIFEST).is_file():
             return Preset.read(root / name)
-    names = ", ".join(p.name for p in list_presets()) or "none installed"
-    raise StylizeError(f"no preset named {name!r} (available: {names})")
+    return next((p for p in list_presets() if p.name == name), None)

@@ -93,6 +93,15 @@ def save_generator(path: Path, spec: GeneratorSpec, seed: int = 0) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def stylize_home(tmp_path_factory) -> Path:
+    """Every test (and every process it starts) installs and downloads into a data directory of
+    the session's own, never the user's."""
+    home = tmp_path_factory.mktemp("stylize-home")
+    os.environ["STYLIZE_HOME"] = str(home)
+    return home
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
     """A small ResNet generator (instance norm) for fast end-to-end tests."""

@@ -1,0 +1,115 @@
+"""Resumable downloads over HTTP: a ``.part`` file beside the target grows until it is whole, and
+only a whole, verified file is renamed into place.
+
+A connection that drops mid-file is resumed from where it stopped (an HTTP range request), a few
+times in one call and again on the next call; a server that ignores ranges sends the whole file
+again. Errors are one line that says what happened, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StylizeError
+from .progress import Progress
+
+#: Seconds without a byte from the server before a download counts as stalled.
+TIMEOUT_SECONDS = 30.0
+#: Resumes tried within one call after the connection drops.
+RESUMES = 3
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Digests:
+    """What a downloaded file is: its SHA-256, and its git blob id (SHA-1 of ``blob <size>\\0``
+    and the bytes, what ``git hash-object`` prints), the id the reference's repository knows."""
+
+    sha256: str
+    git_blob: str
+
+    @classmethod
+    def of(cls, path: Path) -> Digests:
+        sha256 = hashlib.sha256()
+        blob = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                sha256.update(chunk)
+                blob.update(chunk)
+        return cls(sha256.hexdigest(), blob.hexdigest())
+
+
+def partial_path(dest: Path) -> Path:
+    """Where the bytes of ``dest`` gather until the download is whole."""
+    return dest.with_name(dest.name + ".part")
+
+
+def download(url: str, dest: Path, label: str, show_progress: bool = True) -> None:
+    """Fetch ``url`` to ``dest`` (whole or not at all), resuming a ``.part`` left by an earlier
+    attempt. ``timeout`` is per read: a slow but moving download is never cut short."""
+    part = partial_path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(RESUMES + 1):
+        try:
+            _fetch_into(url, part, label, show_progress)
+            break
+        except (http.client.IncompleteRead, ConnectionError) as e:
+            if attempt == RESUMES:
+                raise StylizeError(
+                    f"{label}: the connection dropped {RESUMES + 1} times ({_reason(e)}); "
+                    f"run again to resume from {part.stat().st_size} bytes"
+                ) from None
+            time.sleep(min(2**attempt, 8) * 0.25)
+    os.replace(part, dest)
+
+
+def _fetch_into(url: str, part: Path, label: str, show_progress: bool) -> None:
+    have = part.stat().st_size if part.is_file() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # the part is longer than the file: start again
+            part.unlink()
+            return _fetch_into(url, part, label, show_progress)
+        raise StylizeError(f"{label}: {url} answered {e.code} {e.reason}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        raise StylizeError(f"{label}: cannot reach {url} ({_reason(e)})") from None
+    with response:
+        if have and response.status != 206:
+            have = 0  # the server ignored the range: it sends the whole file
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length and length.isdigit() else None
+        with (
+            part.open("ab" if have else "wb") as out,
+            Progress(f"downloading {label}", "byte", total, show_progress, initial=have) as bar,
+        ):
+            while True:
+                try:
+                    chunk = response.read1(_CHUNK)  # what has arrived: a stall keeps it
+                except TimeoutError:
+                    raise StylizeError(
+                        f"{label}: {url} sent nothing for {TIMEOUT_SECONDS:.0f} s; run again to "
+                        "resume"
+                    ) from None
+                if not chunk:
+                    break
+                out.write(chunk)
+                bar.update(len(chunk))
+    if total is not None and part.stat().st_size < total:
+        raise http.client.IncompleteRead(b"", total - part.stat().st_size)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError):
+        error = error.reason if isinstance(error.reason, BaseException) else error
+    if isinstance(error, http.client.IncompleteRead):
+        return f"{error.expected} bytes missing"
+    return str(error) or type(error).__name__
