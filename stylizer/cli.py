@@ -57,9 +57,7 @@ def _cost_and_origin(p: Preset) -> list[str]:
 
 def _describe_presets() -> str:
     presets = list_presets()
-    if not presets:
-        return "no presets installed (train one with stylize-train, then stylize-train export)"
-    lines = []
+    lines = [] if presets else ["no presets installed (stylize-train export makes one)"]
     for p in presets:
         arch = (
             p.spec.describe() if isinstance(p.spec, GeneratorSpec) else "architecture from weights"
@@ -107,7 +105,8 @@ def _origin_line(p: Preset) -> str:
     if kind == "downloaded":
         return f"downloaded; {source.get('checksum', '')}"
     if kind == "added":
-        return f"added from {source.get('from', '?')}"
+        published = f"; {source['checksum']}" if ":" in p.name else ""
+        return f"added from {source.get('from', '?')}{published}"
     return kind
 
 

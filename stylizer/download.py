@@ -51,20 +51,26 @@ def partial_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
 
 
+class _Dropped(Exception):
+    """The connection ended before the whole file came: worth resuming."""
+
+
 def download(url: str, dest: Path, label: str, show_progress: bool = True) -> None:
     """Fetch ``url`` to ``dest`` (whole or not at all), resuming a ``.part`` left by an earlier
-    attempt. ``timeout`` is per read: a slow but moving download is never cut short."""
+    attempt. The timeout is per read: a slow but moving download is never cut short. The caller
+    makes sure no other process downloads to ``dest`` meanwhile (a lock)."""
     part = partial_path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(RESUMES + 1):
         try:
             _fetch_into(url, part, label, show_progress)
             break
-        except (http.client.IncompleteRead, ConnectionError) as e:
+        except _Dropped as e:
             if attempt == RESUMES:
+                size = part.stat().st_size if part.is_file() else 0
                 raise StylizeError(
-                    f"{label}: the connection dropped {RESUMES + 1} times ({_reason(e)}); "
-                    f"run again to resume from {part.stat().st_size} bytes"
+                    f"{label}: the connection dropped {RESUMES + 1} times ({e}); run again to "
+                    f"resume from {size} bytes"
                 ) from None
             time.sleep(min(2**attempt, 8) * 0.25)
     os.replace(part, dest)
@@ -72,15 +78,17 @@ def download(url: str, dest: Path, label: str, show_progress: bool = True) -> No
 
 def _fetch_into(url: str, part: Path, label: str, show_progress: bool) -> None:
     have = part.stat().st_size if part.is_file() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
+        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
         response = urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
     except urllib.error.HTTPError as e:
-        if e.code == 416 and have:  # the part is longer than the file: start again
+        if e.code == 416 and have:  # nothing left from there: whole already, or longer than it
+            if e.headers.get("Content-Range", "") == f"bytes */{have}":
+                return
             part.unlink()
             return _fetch_into(url, part, label, show_progress)
         raise StylizeError(f"{label}: {url} answered {e.code} {e.reason}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
+    except (OSError, http.client.HTTPException, ValueError) as e:
         raise StylizeError(f"{label}: cannot reach {url} ({_reason(e)})") from None
     with response:
         if have and response.status != 206:
@@ -88,28 +96,41 @@ def _fetch_into(url: str, part: Path, label: str, show_progress: bool) -> None:
         length = response.headers.get("Content-Length")
         total = have + int(length) if length and length.isdigit() else None
         with (
-            part.open("ab" if have else "wb") as out,
+            _open_part(part, "ab" if have else "wb") as out,
             Progress(f"downloading {label}", "byte", total, show_progress, initial=have) as bar,
         ):
-            while True:
+            while chunk := _read(response, url, label):
                 try:
-                    chunk = response.read1(_CHUNK)  # what has arrived: a stall keeps it
-                except TimeoutError:
-                    raise StylizeError(
-                        f"{label}: {url} sent nothing for {TIMEOUT_SECONDS:.0f} s; run again to "
-                        "resume"
-                    ) from None
-                if not chunk:
-                    break
-                out.write(chunk)
+                    out.write(chunk)
+                except OSError as e:
+                    raise StylizeError(f"{label}: cannot write {part} ({_reason(e)})") from None
                 bar.update(len(chunk))
     if total is not None and part.stat().st_size < total:
-        raise http.client.IncompleteRead(b"", total - part.stat().st_size)
+        raise _Dropped(f"{total - part.stat().st_size} bytes missing")
+
+
+def _open_part(part: Path, mode: str):
+    try:
+        return part.open(mode)
+    except OSError as e:
+        raise StylizeError(f"cannot write {part} ({_reason(e)})") from None
+
+
+def _read(response: http.client.HTTPResponse, url: str, label: str) -> bytes:
+    """What has arrived of the body (a stall keeps what came before it)."""
+    try:
+        return response.read1(_CHUNK)
+    except TimeoutError:
+        raise StylizeError(
+            f"{label}: {url} sent nothing for {TIMEOUT_SECONDS:.0f} s; run again to resume"
+        ) from None
+    except (OSError, http.client.HTTPException) as e:
+        raise _Dropped(_reason(e)) from None
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError):
-        error = error.reason if isinstance(error.reason, BaseException) else error
-    if isinstance(error, http.client.IncompleteRead):
-        return f"{error.expected} bytes missing"
+    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, BaseException):
+        error = error.reason
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
     return str(error) or type(error).__name__

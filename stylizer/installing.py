@@ -14,13 +14,17 @@ import json
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+
+from filelock import FileLock
 
 from .catalogue import CATALOGUE, CatalogueEntry, catalogue_entry
 from .download import Digests, download
 from .errors import StylizeError
-from .files import write_atomic
+from .files import ordinary_mode, write_atomic
 from .models import frame_flops
 from .presets import (
     BUILTIN_DIR,
@@ -33,7 +37,8 @@ from .presets import (
 )
 from .weights import load_weights
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+#: Names a user may give: no dot (``--preset v1.2`` would read as a file name), slash or colon.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]*$")
 
 
 def find_preset(name: str) -> Preset:
@@ -65,21 +70,40 @@ def downloadable() -> list[CatalogueEntry]:
     return [e for e in CATALOGUE if installed_preset(e.folder_name) is None]
 
 
+@contextmanager
+def _user_store(what: str) -> Iterator[Path]:
+    """The data directory, held by this process alone for ``what`` (two runs on first use of a
+    model download it once), with its file-system errors as one-line errors."""
+    home = user_home()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with FileLock(home / ".lock"):
+            yield home
+    except OSError as e:
+        raise StylizeError(f"{what}: cannot write in {home} ({e.strerror or e})") from None
+
+
 def install_from_catalogue(entry: CatalogueEntry, show_progress: bool = True) -> Preset:
     """Download ``entry`` (resuming an earlier partial download), check it, install it."""
-    target = user_home() / "downloads" / f"{entry.folder_name}.pth"
-    try:
-        download(entry.url, target, entry.name, show_progress)
-    except StylizeError as e:
-        raise StylizeError(
-            f"{e}. Without internet: fetch {entry.url} elsewhere, then install it with "
-            f"'stylize presets add FILE --name {entry.name}'"
-        ) from None
-    try:
+    with _user_store(entry.name) as home:
+        installed = installed_preset(entry.folder_name)  # by another run while this one waited
+        if installed is not None:
+            return installed
+        target = home / "downloads" / f"{entry.folder_name}.pth"
+        if not target.is_file():  # else whole from a run stopped while it was being checked
+            try:
+                download(entry.url, target, entry.name, show_progress)
+            except StylizeError as e:
+                raise StylizeError(
+                    f"{e}. Without internet: fetch {entry.url} elsewhere, then install it with "
+                    f"'stylize presets add FILE --name {entry.name}'"
+                ) from None
         source = {"kind": "downloaded", "url": entry.url}
-        return _install(target, entry.name, entry.description, source, entry, move=True)
-    finally:
-        target.unlink(missing_ok=True)
+        try:
+            return _install(target, entry.name, entry.description, source, entry, move=True)
+        except StylizeError as e:
+            target.unlink(missing_ok=True)  # refused: the next try downloads afresh
+            raise StylizeError(f"{entry.name}: the downloaded file was refused ({e})") from None
 
 
 def add_preset(weights: Path, name: str, description: str = "") -> Preset:
@@ -94,26 +118,50 @@ def add_preset(weights: Path, name: str, description: str = "") -> Preset:
     if not weights.is_file():
         raise StylizeError(f"{weights}: no such file")
     source = {"kind": "added", "from": str(weights.resolve())}
-    if entry is None:
-        return _install(weights, name, description, source, None, move=False)
-    return _install(weights, entry.name, description or entry.description, source, entry, False)
+    with _user_store(name):
+        if entry is None:
+            return _install(weights, name, description, source, None, move=False)
+        description = description or entry.description
+        return _install(weights, entry.name, description, source, entry, move=False)
 
 
 def remove_preset(name: str) -> Preset:
-    """Uninstall a downloaded or added preset (``stylize presets remove``); shipped ones stay."""
-    entry = catalogue_entry(name)
-    preset = installed_preset(entry.folder_name if entry else name)
-    if preset is None:
-        raise StylizeError(f"no preset named {name!r} is installed")
-    if preset.folder.parent == BUILTIN_DIR:
-        raise StylizeError(f"{name!r} ships with stylize and cannot be removed")
-    if preset.folder.parent != user_presets_dir():
-        raise StylizeError(
-            f"{name!r} lives in {preset.folder.parent} (from $STYLIZE_PRESETS); remove that "
-            "folder yourself"
-        )
-    shutil.rmtree(preset.folder)
-    return preset
+    """Uninstall a downloaded or added preset (``stylize presets remove``); shipped ones and
+    those in ``$STYLIZE_PRESETS`` folders stay."""
+    with _user_store(name) as home:
+        root = home / "presets"
+        mine = _named(root, {name})
+        if not mine and (entry := catalogue_entry(name)) is not None:
+            mine = _named(root, {entry.name, entry.folder_name})
+        if not mine:
+            other = installed_preset(name)
+            if other is None:
+                raise StylizeError(f"no preset named {name!r} is installed")
+            if other.folder.parent == BUILTIN_DIR:
+                raise StylizeError(f"{name!r} ships with stylize and cannot be removed")
+            raise StylizeError(
+                f"{name!r} lives in {other.folder.parent} (from $STYLIZE_PRESETS); remove that "
+                "folder yourself"
+            )
+        preset = mine[0]
+        # Out of sight at once, then deleted: a stop half-way leaves no half a preset.
+        hidden = Path(tempfile.mkdtemp(prefix=f".{preset.folder.name}.", suffix=".removing",
+                                       dir=root))  # fmt: skip
+        preset.folder.replace(hidden / preset.folder.name)
+        shutil.rmtree(hidden)
+        return preset
+
+
+def _named(root: Path, names: set[str]) -> list[Preset]:
+    """The presets in ``root`` whose folder or manifest name is one of ``names``."""
+    if not root.is_dir():
+        return []
+    found = (
+        Preset.read(folder)
+        for folder in sorted(root.iterdir())
+        if not folder.name.startswith(".") and (folder / MANIFEST).is_file()
+    )
+    return [p for p in found if {p.name, p.folder.name} & names]
 
 
 def _install(
@@ -125,13 +173,19 @@ def _install(
     move: bool,
 ) -> Preset:
     folder_name = entry.folder_name if entry else name
-    if installed_preset(folder_name) or installed_preset(name):
-        raise StylizeError(
-            f"a preset named {name!r} is already installed (stylize presets remove {name} first)"
+    existing = installed_preset(folder_name) or installed_preset(name)
+    if existing is not None:
+        how = (
+            "stylize presets remove it first"
+            if origin(existing) in ("downloaded", "added")
+            else "choose another name"
         )
-    spec = load_weights(weights).spec  # refuses anything that is not a generator we know
+        raise StylizeError(
+            f"a preset named {name!r} is already installed in {existing.folder} ({how})"
+        )
     digests = Digests.of(weights)
-    _check_digests(name, digests, entry)
+    _check_digests(name, digests, entry)  # before unpickling anything
+    spec = load_weights(weights).spec  # refuses anything that is not a generator we know
     root = user_presets_dir()
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder_name}.", suffix=".part", dir=root))
@@ -152,13 +206,13 @@ def _install(
             },
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        tmp.chmod(0o755)
+        ordinary_mode(tmp)
+        if entry is not None:  # recorded first: a stop after the rename leaves no gap
+            _record_sha256(name, digests.sha256)
         tmp.rename(root / folder_name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if entry is not None:
-        _record_sha256(name, digests.sha256)
     return Preset.read(root / folder_name)
 
 
@@ -175,11 +229,19 @@ def _recorded_path() -> Path:
 
 
 def _recorded() -> dict[str, str]:
+    """The recorded digests; a damaged record is an error, never silently an empty one."""
+    path = _recorded_path()
     try:
-        data = json.loads(_recorded_path().read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, ValueError) as e:
+        raise StylizeError(
+            f"{path}: unreadable record of checksums ({e}); fix or delete it"
+        ) from None
+    if not isinstance(data, dict):
+        raise StylizeError(f"{path}: not a record of checksums; fix or delete it")
+    return data
 
 
 def _check_digests(name: str, digests: Digests, entry: CatalogueEntry | None) -> None:

@@ -72,6 +72,8 @@ def list_presets() -> list[Preset]:
     for root in preset_dirs():
         if root.is_dir():
             for folder in sorted(root.iterdir()):
+                if folder.name.startswith("."):
+                    continue  # an install or removal in progress (or cut short)
                 if (folder / MANIFEST).is_file() and folder.name not in found:
                     found[folder.name] = Preset.read(folder)
     return list(found.values())
@@ -79,6 +81,8 @@ def list_presets() -> list[Preset]:
 
 def installed_preset(name: str) -> Preset | None:
     """The installed preset called ``name`` (its folder's or its manifest's name), if any."""
+    if name.startswith("."):
+        return None
     for root in preset_dirs():
         if (root / name / MANIFEST).is_file():
             return Preset.read(root / name)

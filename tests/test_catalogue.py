@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
 import time
 from dataclasses import replace
@@ -28,8 +29,9 @@ VANGOGH = "/cyclegan/pretrained_models/style_vangogh.pth"
 
 class ModelServer:
     """Serves ``routes`` (path -> (behaviour, bytes)) on 127.0.0.1 and records each request's
-    Range header. Behaviours: ok (honours ranges), drop (the first answer stops half-way),
-    stall (sends half, then nothing for longer than the client waits), 404."""
+    Range header. Behaviours: ok (honours ranges; 416 past the end), whole (ignores ranges),
+    drop (the first answer stops half-way), stall (sends half, then nothing for longer than the
+    client waits), 404."""
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple[str, bytes]] = {}
@@ -46,7 +48,14 @@ class ModelServer:
                 if behaviour == "404":
                     self.send_error(404, "Not Found")
                     return
-                start = int(self.headers["Range"][6:].rstrip("-")) if self.headers["Range"] else 0
+                ranged = self.headers["Range"] and behaviour != "whole"
+                start = int(self.headers["Range"][6:].rstrip("-")) if ranged else 0
+                if start >= len(data) > 0:
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(data)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if start:
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
@@ -96,11 +105,14 @@ def git_blob(data: bytes) -> str:
 
 
 def leftovers(home: Path) -> list[str]:
-    """Files in the data directory other than installed presets and the checksum record."""
+    """What the data directory holds besides installed presets, the checksum record and the
+    lock: downloads, partial files, temporary install or removal folders."""
+    found = [p for p in home.rglob("*") if p.name not in ("checksums.json", ".lock")]
     return sorted(
         str(p.relative_to(home))
-        for p in home.rglob("*")
-        if p.is_file() and "presets" not in p.parts and p.name != "checksums.json"
+        for p in found
+        if (p.is_file() and "presets" not in p.relative_to(home).parts)
+        or (p.parent == home / "presets" and p.name.startswith("."))
     )
 
 
@@ -149,7 +161,7 @@ def test_known_checksum_is_enforced(server, tmp_path):
     assert r.returncode == 1
     assert "git blob id" in r.stderr and "c6fc74049615b1c71b8be287bfdb12ec4f6170d4" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "p_cyclegan-style_vangogh.png").exists()
+    assert not (tmp_path / "p_style_vangogh.png").exists()
     assert leftovers(tmp_path / "home") == []
     # The same bytes pass when they are what was published.
     entry = replace(catalogue_entry("style_vangogh"), git_blob=git_blob(data))
@@ -170,9 +182,9 @@ def test_a_later_file_that_differs_is_refused(server, tmp_path):
 @pytest.mark.parametrize(
     ("behaviour", "data", "message"),
     [
-        ("404", b"", "answered 404"),
-        ("ok", b"<html>not a model</html>", "horse2zebra"),
-        ("ok", b"", "horse2zebra"),
+        ("404", b"", "answered 404 Not Found"),
+        ("ok", b"<html>not a model</html>", "not a PyTorch weight file"),
+        ("ok", b"", "empty"),
     ],
 )
 def test_bad_answers_install_nothing(server, tmp_path, behaviour, data, message):
@@ -263,3 +275,53 @@ def test_presets_add_a_published_model_checks_it(tmp_path, monkeypatch, tiny_wei
     assert r.returncode == 0, r.stderr
     assert "cyclegan:apple2orange" in installed_names()
     assert find_preset("apple2orange").manifest["source"]["kind"] == "added"
+
+
+def test_resume_edge_cases(server, tmp_path):
+    """A .part that is already whole (a 416 says so) is kept; a server that ignores the range
+    sends the whole file again, which replaces the part instead of being appended to it."""
+    data = generator_bytes(tmp_path, 7)
+    part = tmp_path / "home" / "downloads" / "cyclegan-horse2zebra.pth.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(data)
+    server.routes[HORSE] = ("ok", data)
+    assert find_preset("horse2zebra").weights.read_bytes() == data
+    assert server.requests == [(HORSE, f"bytes={len(data)}-")]
+    assert run_main(main, ["presets", "remove", "cyclegan:horse2zebra"]).returncode == 0
+    part.write_bytes(b"garbage!" * 100)
+    server.routes[HORSE] = ("whole", data)
+    assert find_preset("horse2zebra").weights.read_bytes() == data
+    assert leftovers(tmp_path / "home") == []
+
+
+def test_two_runs_at_once_download_once(server, tmp_path):
+    data = generator_bytes(tmp_path, 8)
+    server.routes[HORSE] = ("ok", data)
+    results: list = []
+
+    def use() -> None:
+        try:
+            results.append(find_preset("horse2zebra").folder)
+        except Exception as e:  # surfaces in the assertion below
+            results.append(e)
+
+    threads = [threading.Thread(target=use) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results[0] == results[1] == tmp_path / "home" / "presets" / "cyclegan-horse2zebra"
+    assert [path for path, _ in server.requests] == [HORSE]
+
+
+def test_an_interrupted_install_or_removal_leaves_nothing_visible(tmp_path, monkeypatch,
+                                                                  tiny_weights):  # fmt: skip
+    monkeypatch.setenv("STYLIZE_HOME", str(tmp_path / "home"))
+    assert run_main(main, ["presets", "add", tiny_weights, "--name", "kept"]).returncode == 0
+    # What a kill mid-install (or mid-removal) leaves: a hidden folder with a whole manifest.
+    shutil.copytree(tmp_path / "home" / "presets" / "kept",
+                    tmp_path / "home" / "presets" / ".ghost.x1.part")  # fmt: skip
+    assert installed_names().count("kept") == 1
+    r = run_main(main, ["presets", "add", tiny_weights, "--name", "ghost"], text=True)
+    assert r.returncode == 0, r.stderr
+    assert "ghost" in installed_names()
