@@ -415,3 +415,29 @@ def test_init_from_a_preset_or_generator_file_fine_tunes_its_generator(
                     "--ngf", "8", "--depth", "2", "--workers", "0", "--init-from", source)  # fmt: skip
         assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert not (tmp_path / "bad").exists()
+
+
+def test_export_the_best_checkpoint(tmp_path, inversion_pairs):
+    """Early stopping after the fact: ``--checkpoint best`` exports the kept checkpoint whose
+    validation L1 is lowest, and the manifest says which and why."""
+    s = tiny("pix2pix", list(inversion_pairs), epochs=1, decay_epochs=0, steps_per_epoch=12,
+             preview_every=3, checkpoint_every=3, keep_checkpoints=0)  # fmt: skip
+    train(s, tmp_path / "run", log=lambda m: None)
+    records = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    val = {r["step"]: r["val_L1"] for r in records if r["kind"] == "val"}
+    best = min(val, key=val.__getitem__)
+    r = run_cli("export", tmp_path / "run", "--name", "best", "-o", tmp_path / "presets",
+                "--checkpoint", "best")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    record = json.loads((tmp_path / "presets" / "best" / "preset.json").read_text())["training"]
+    assert record["steps"] == best and f"step {best}" in record["checkpoint"]
+    assert record["last_validation"]["val_L1"] == val[best]
+    exported = load_generator(tmp_path / "run" / "export" / "best_net_G.pth").state_dict()
+    kept = torch.load(tmp_path / "run" / "checkpoints" / f"step_{best:08d}.pt", weights_only=True)
+    net = kept["task"]["nets"]["G"]
+    assert exported.keys() == net.keys()
+    assert all(torch.equal(v.float(), net[k].float()) for k, v in exported.items())
+    for which, message in (("7", "no checkpoint of step 7"), ("soon", "use latest, best")):
+        r = run_cli("export", tmp_path / "run", "--name", "x", "-o", tmp_path / "presets",
+                    "--checkpoint", which)  # fmt: skip
+        assert r.returncode == 1 and message in r.stderr

@@ -245,7 +245,11 @@ def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, compile_, *
 @click.option("--onnx", is_flag=True,
               help="Also write export/NAME.onnx (opset 18, dynamic size; images in [0, 1] in "
               "and out) for ONNX Runtime and other tools.")  # fmt: skip
-def export_cmd(run_dir, name, direction, description, output, about, weights_format, onnx):
+@click.option("--checkpoint", default="latest", show_default=True, metavar="latest|best|STEP",
+              help="Which checkpoint: best is the kept one with the best validation (pix2pix: "
+              "lowest L1; distill: highest PSNR), early stopping after the fact.")  # fmt: skip
+def export_cmd(run_dir, name, direction, description, output, about, weights_format, onnx,
+               checkpoint):  # fmt: skip
     """Export a run's generator as a preset (plus a reference-compatible .pth).
 
     The manifest records the architecture, data folders and counts, schedule, steps, hardware,
@@ -261,7 +265,8 @@ def export_cmd(run_dir, name, direction, description, output, about, weights_for
         if not isinstance(extra, dict):
             raise click.BadParameter(f"{about}: expected a JSON object")
     folder = export_preset(run_dir, name, direction=direction, description=description,
-                           out_dir=output, extra=extra, weights_format=weights_format, onnx=onnx)  # fmt: skip
+                           out_dir=output, extra=extra, weights_format=weights_format, onnx=onnx,
+                           checkpoint=checkpoint)  # fmt: skip
     _say(f"wrote {folder}")
 
 

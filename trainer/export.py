@@ -36,6 +36,7 @@ def export_preset(
     half: bool = True,
     weights_format: str = "pth",
     onnx: bool = False,
+    checkpoint: str = "latest",
 ) -> Path:
     """Write ``OUT/NAME/`` (manifest + fp16 weights) and a reference-compatible fp32 ``.pth``.
 
@@ -44,6 +45,7 @@ def export_preset(
     preset's weights as ``generator.safetensors`` and the fp32 weights as
     ``NAME_net_G.safetensors`` too (the format chaiNNer, ComfyUI and spandrel prefer). With
     ``onnx``, ``export/NAME.onnx`` too: whole images in [0, 1] in and out (``stylizer.onnx``).
+    ``checkpoint``: latest, best (by the task's validation figure) or a step number.
     """
     if weights_format not in WEIGHT_FORMATS:
         raise StylizeError(f"weights format {weights_format!r}: use {' or '.join(WEIGHT_FORMATS)}")
@@ -52,7 +54,8 @@ def export_preset(
         raise StylizeError(f"{run_dir}: not a run folder with a checkpoint")
     s = run.check_settings(None)
     task = TASKS[s.task](s, torch.device("cpu"))
-    step = run.restore(task)
+    path, chosen = run.chosen_checkpoint(checkpoint, task.best_by)
+    step = run.restore(task, path)
     weights, spec = task.export(direction)
     folder = Path(out_dir or BUILTIN_DIR) / name
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +66,7 @@ def export_preset(
         }
         save_state_dict(stored, tmp / f"generator.{weights_format}")
         records = run.records()
-        val = [r for r in records if r.get("kind") == "val"]
+        val = [r for r in records if r.get("kind") == "val" and r["step"] <= step]
         init = next((r for r in records if r.get("kind") == "init"), None)
         train_rates = [r["steps_per_s"] for r in records if "steps_per_s" in r]
         hardware = sorted({r["hardware"] for r in records if r.get("kind") == "session"})
@@ -80,6 +83,7 @@ def export_preset(
                 "data": s.data,
                 "data_counts": {d: _count_images(Path(d)) for d in s.data},
                 "steps": step,
+                "checkpoint": chosen,
                 "initialized_from": init
                 and {
                     "checkpoint": init["from"],

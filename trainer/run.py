@@ -124,6 +124,40 @@ class RunFolder:
                 found.append((int(m[1]), path))
         return sorted(found)
 
+    def chosen_checkpoint(self, which: str, best_by: tuple[str, str] | None) -> tuple[Path, str]:
+        """``latest``, ``best`` (the numbered checkpoint whose validation at its step is best by
+        ``best_by``: early stopping after the fact) or a step number; and a line saying why."""
+        if which == "latest":
+            return self.latest, "the latest checkpoint"
+        numbered = dict(self.numbered())
+        if which.isdigit():
+            if int(which) not in numbered:
+                have = ", ".join(str(n) for n in numbered) or "none"
+                raise StylizeError(f"{self.root}: no checkpoint of step {which} (kept: {have})")
+            return numbered[int(which)], f"the checkpoint of step {int(which)}"
+        if which != "best":
+            raise StylizeError(f"--checkpoint {which!r}: use latest, best or a step number")
+        if best_by is None:
+            raise StylizeError("this kind of training has no validation figure to choose by")
+        figure, better = best_by
+        scored = {
+            r["step"]: r[figure]
+            for r in self.records()
+            if r.get("kind") == "val" and figure in r and r["step"] in numbered
+        }
+        if not scored:
+            raise StylizeError(
+                f"{self.root}: no numbered checkpoint has a validation figure at its step (make "
+                "--checkpoint-every a multiple of --preview-every, and keep them: "
+                "--keep-checkpoints 0)"
+            )
+        pick = (min if better == "lower" else max)(scored, key=scored.__getitem__)
+        why = (
+            f"the best {figure} ({scored[pick]:.4g}, {better} is better) of {len(scored)} "
+            f"validated checkpoints: step {pick}"
+        )
+        return numbered[pick], why
+
     def save_checkpoint(self, state: dict, step: int, keep: bool, keep_last: int = 0) -> None:
         """Write ``latest.pt`` atomically, plus a numbered copy (a file of its own) if ``keep``;
         then delete all but the newest ``keep_last`` numbered ones (0 keeps every one). Any

@@ -66,6 +66,10 @@ class Task:
     preview_columns: tuple[str, ...] = ("input", "output", "target")
     #: Preview rows per held-out sample.
     preview_rows: int = 1
+    #: The validation figure that says which checkpoint is best, and whether lower or higher is
+    #: better (``export --checkpoint best``); None where no figure says it (CycleGAN's cycle
+    #: error does not measure the style).
+    best_by: tuple[str, str] | None = None
 
     @classmethod
     def resolve(cls, s: Settings) -> None:

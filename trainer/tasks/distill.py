@@ -125,6 +125,7 @@ class DistillData(Dataset):
 
 @register_task("distill")
 class Distill(Task):
+    best_by = ("val_PSNR", "higher")
     preview_columns = ("input", "teacher", "student", f"difference x{_DIFFERENCE_GAIN}")
 
     @classmethod

@@ -14,6 +14,8 @@ from .base import ReferenceTask, register_task
 
 @register_task("pix2pix")
 class Pix2Pix(ReferenceTask):
+    best_by = ("val_L1", "lower")
+
     @classmethod
     def resolve(cls, s):
         super().resolve(s)
