@@ -10,6 +10,7 @@ from conftest import noise_image, tiny
 
 from stylizer.engines import engine_class
 from stylizer.images import Picture
+from stylizer.loading import load_generator
 from stylizer.models import GeneratorSpec, build_generator
 from stylizer.onnx import export_onnx
 from stylizer.pipeline import Stylizer
@@ -92,3 +93,12 @@ def test_train_export_writes_onnx(tmp_path, inversion_pairs):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     out = session.run(None, {"image": np.random.rand(1, 3, 24, 36).astype(np.float32)})[0]
     assert out.shape == (1, 3, 24, 36) and out.min() >= 0 and out.max() <= 1
+
+
+def test_ort_backend_keeps_the_weights_float32(tiny_weights, ort_cache):
+    """Asked for another precision (auto is bf16 on CPUs that have it), the ort backend still
+    runs the weights exactly as stored, never rounded through bf16 on the way."""
+    stored = load_generator(tiny_weights).state_dict()
+    engine = Stylizer(tiny_weights, device="cpu", backend="ort", precision="bf16").engine
+    assert engine.dtype == torch.float32
+    assert all(torch.equal(v, engine.model.state_dict()[k]) for k, v in stored.items())
