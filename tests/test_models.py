@@ -14,6 +14,7 @@ from stylizer.models import (
     build_generator,
     frame_flops,
 )
+from stylizer.models.norms import make_norm
 from stylizer.weights import detect_spec, read_state_dict
 
 
@@ -235,3 +236,20 @@ def test_compact_generator_works_at_a_fraction_of_the_cost():
     tiny = build_generator(GeneratorSpec("compact", 2, ngf=8)).eval()
     with torch.no_grad():
         assert tiny(torch.zeros(1, 3, 8, 12)).shape == (1, 3, 8, 12)  # its min_size
+
+
+@pytest.mark.parametrize("kind", ["instance", "batch"])
+def test_per_image_norms_agree_across_layouts(kind):
+    """A channels-last tensor is normalised in place (group norm, one group per channel), with
+    the statistics of each image and channel that NCHW instance norm uses."""
+    torch.manual_seed(0)
+    layer = make_norm(kind, 6).eval()
+    if kind == "batch":
+        layer.weight.data.uniform_(0.5, 1.5)
+        layer.bias.data.uniform_(-0.5, 0.5)
+    x = torch.randn(3, 6, 17, 23) * torch.arange(1, 4).view(3, 1, 1, 1) + 2
+    with torch.no_grad():
+        want = layer(x)
+        got = layer(x.contiguous(memory_format=torch.channels_last))
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(got, want, atol=1e-4)

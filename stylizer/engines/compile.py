@@ -49,10 +49,6 @@ class CompiledEngine(Engine):
         self.compiled = torch.compile(self.model, mode=self.mode)
         self.batch_for: dict[tuple[int, int], int] = {}
 
-    @property
-    def memory_format(self) -> torch.memory_format:
-        return torch.channels_last  # Inductor's convolutions were measured so (1.5x eager)
-
     def out_of_memory(self) -> None:
         self.batch_for.clear()  # or single frames would be filled up to the batch that failed
 

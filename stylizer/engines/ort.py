@@ -59,6 +59,10 @@ class OnnxRuntimeEngine(Engine):
         super().__init__(model, device, memory_budget, tile, "fp32")
         self.session: Any = None
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.contiguous_format  # ONNX Runtime takes NCHW: no channels-last round trip
+
     @functools.cached_property
     def cache_path(self) -> Path:
         import onnxruntime

@@ -34,12 +34,26 @@ class WholeImageStats:
         if self.stats_sink is not None:
             self.stats_sink.add(self, x)
         if self.stats_override is None:
+            if _channels_last(x):
+                # The same normalisation; PyTorch's CPU instance norm copies a channels-last
+                # tensor to NCHW and back, its group norm runs on it in place: one group per
+                # channel at 720p on one core, 91 ms against 476 (171 for NCHW instance norm).
+                return F.group_norm(x, x.shape[1], weight=weight, bias=bias, eps=eps)
             return F.instance_norm(x, weight=weight, bias=bias, eps=eps)
         mean, var = (s.to(x.dtype)[None, :, None, None] for s in self.stats_override)
         y = (x - mean) * torch.rsqrt(var + eps)
         if weight is not None:
             y = y * weight[None, :, None, None] + bias[None, :, None, None]
         return y
+
+
+def _channels_last(x: torch.Tensor) -> bool:
+    """Laid out channels-last (and not also NCHW, as a 1x1 image or one channel would be)."""
+    return (
+        x.dim() == 4
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and not x.is_contiguous()
+    )
 
 
 class InstanceNorm(WholeImageStats, nn.InstanceNorm2d):
