@@ -243,13 +243,19 @@ def test_per_image_norms_agree_across_layouts(kind):
     """A channels-last tensor is normalised in place (group norm, one group per channel), with
     the statistics of each image and channel that NCHW instance norm uses."""
     torch.manual_seed(0)
-    layer = make_norm(kind, 6).eval()
+    layer = make_norm(kind, 16).eval()
     if kind == "batch":
         layer.weight.data.uniform_(0.5, 1.5)
         layer.bias.data.uniform_(-0.5, 0.5)
-    x = torch.randn(3, 6, 17, 23) * torch.arange(1, 4).view(3, 1, 1, 1) + 2
+    x = torch.randn(5, 16, 48, 64) * torch.arange(1, 6).view(5, 1, 1, 1) + 2
     with torch.no_grad():
         want = layer(x)
         got = layer(x.contiguous(memory_format=torch.channels_last))
     assert got.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(got, want, atol=1e-4)
+    # Each image as if alone in its batch, in bf16 too (a frame must not depend on its batch).
+    half = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    layer.to(torch.bfloat16)
+    with torch.no_grad():
+        batch, single = layer(half), torch.cat([layer(one) for one in half.split(1)])
+    assert torch.equal(batch, single)
