@@ -32,6 +32,7 @@ from .presets import (
     Preset,
     installed_preset,
     list_presets,
+    presets_in,
     user_home,
     user_presets_dir,
 )
@@ -154,14 +155,7 @@ def remove_preset(name: str) -> Preset:
 
 def _named(root: Path, names: set[str]) -> list[Preset]:
     """The presets in ``root`` whose folder or manifest name is one of ``names``."""
-    if not root.is_dir():
-        return []
-    found = (
-        Preset.read(folder)
-        for folder in sorted(root.iterdir())
-        if not folder.name.startswith(".") and (folder / MANIFEST).is_file()
-    )
-    return [p for p in found if {p.name, p.folder.name} & names]
+    return [p for p in presets_in(root) if {p.name, p.folder.name} & names]
 
 
 def _install(

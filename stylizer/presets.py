@@ -66,16 +66,24 @@ def preset_dirs() -> list[Path]:
     return [*extra, user_presets_dir(), BUILTIN_DIR]
 
 
+def presets_in(root: Path) -> list[Preset]:
+    """The presets in the folder ``root``, by folder name; hidden folders are installs or
+    removals in progress (or cut short) and are skipped."""
+    if not root.is_dir():
+        return []
+    return [
+        Preset.read(folder)
+        for folder in sorted(root.iterdir())
+        if not folder.name.startswith(".") and (folder / MANIFEST).is_file()
+    ]
+
+
 def list_presets() -> list[Preset]:
     """Every installed preset, the first of each name in search order."""
     found: dict[str, Preset] = {}
     for root in preset_dirs():
-        if root.is_dir():
-            for folder in sorted(root.iterdir()):
-                if folder.name.startswith("."):
-                    continue  # an install or removal in progress (or cut short)
-                if (folder / MANIFEST).is_file() and folder.name not in found:
-                    found[folder.name] = Preset.read(folder)
+        for preset in presets_in(root):
+            found.setdefault(preset.folder.name, preset)
     return list(found.values())
 
 

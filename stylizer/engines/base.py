@@ -120,6 +120,8 @@ class Engine:
     """Runs a generator on batches of uint8/uint16 NHWC frames and returns the same."""
 
     name = ""
+    #: A precision the backend always runs in, whatever is asked (None: as asked).
+    fixed_precision: str | None = None
 
     def __init__(
         self,
@@ -129,7 +131,7 @@ class Engine:
         tile: int | None = None,
         precision: str = "auto",
     ) -> None:
-        self.dtype = resolve_precision(precision, device)
+        self.dtype = resolve_precision(self.fixed_precision or precision, device)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # a video repeats one frame size: tune once
             if self.dtype == torch.float32:  # fp32 means fp32 (PyTorch's convolutions use TF32)

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from ..models import Generator
 from ..onnx import OPSET, export_onnx
 from ..weights import weights_digest
 from .base import Engine, notice
@@ -45,19 +44,11 @@ class OnnxRuntimeEngine(Engine):
             return f"{e.name} is not installed: pip install stylize[onnx]"
         return None
 
-    def __init__(
-        self,
-        model: Generator,
-        device: torch.device,
-        memory_budget: int | None = None,
-        tile: int | None = None,
-        precision: str = "fp32",
-    ) -> None:
-        """``precision`` is ignored: ONNX Runtime's CPU kernels are float32 ones, and the weights
-        must not pass through another precision on the way (auto is bf16 on some CPUs, which
-        would round them: 1.7 grey levels off eager fp32 on random weights, measured)."""
-        super().__init__(model, device, memory_budget, tile, "fp32")
-        self.session: Any = None
+    #: ONNX Runtime's CPU kernels are float32 ones, and the weights must not pass through another
+    #: precision on the way (auto is bf16 on some CPUs, which would round them: 1.7 grey levels
+    #: off eager fp32 on random weights, measured).
+    fixed_precision = "fp32"
+    session: Any = None
 
     @property
     def memory_format(self) -> torch.memory_format:
