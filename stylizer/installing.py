@@ -113,7 +113,7 @@ def add_preset(weights: Path, name: str, description: str = "") -> Preset:
     entry = catalogue_entry(name)
     if entry is None and not _NAME.match(name):
         raise StylizeError(
-            f"{name!r} is not a usable preset name: letters, digits and _ . + - only, starting "
+            f"{name!r} is not a usable preset name: letters, digits and _ + - only, starting "
             "with a letter or digit"
         )
     if not weights.is_file():
