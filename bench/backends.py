@@ -28,6 +28,7 @@ import torch
 from stylizer.flicker import video_frames
 from stylizer.loading import load_generator
 from stylizer.models import Generator, GeneratorSpec, build_generator, frame_flops
+from stylizer.options import InferenceOptions
 from stylizer.pipeline import Stylizer, stylize_files
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -113,8 +114,8 @@ def bench_size(args, text: str, source: str, reference: Generator, tmp: Path) ->
     report(text, "reference loop (fp32 eager)", base, base, flops, args.frames, None)
     for run in args.runs:
         backend, precision = run.split(":")
-        stylizer = Stylizer(source, args.device, backend, args.batch_size, precision=precision,
-                            log=print)  # fmt: skip
+        stylizer = Stylizer(source, InferenceOptions(device=args.device, backend=backend,
+                            batch_size=args.batch_size, precision=precision), log=print)  # fmt: skip
         warm = time.perf_counter()
         stylizer.stylize_frames(frames[: args.batch_size])  # compiles, if it compiles
         warm = time.perf_counter() - warm

@@ -42,12 +42,16 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 
 from stylizer.engines import PRECISIONS, resolve_precision
 from stylizer.flicker import measure_flicker
+from stylizer.inference import Stylizer
 from stylizer.installing import find_preset
 from stylizer.loading import load_generator
 from stylizer.models import frame_flops
-from stylizer.pipeline import Stylizer
+from stylizer.options import InferenceOptions
 
 PRECISION_NAMES = {dtype: name for name, dtype in PRECISIONS.items()}
+
+#: The plain engine, one frame at a time: the reference point of comparisons.
+EAGER_CPU = InferenceOptions(device="cpu", backend="eager", batch_size=1)
 
 
 def precisions(names: list[str]) -> list[str]:
@@ -95,7 +99,12 @@ def speed(args, tmp: Path) -> None:
             for backend, precision in itertools.product(args.backends, peaks):
                 if backend == "ort" and precision != "fp32":
                     continue  # the ort backend runs float32 only
-                stylizer = Stylizer(source, "cpu", backend, batch_size=1, precision=precision)
+                stylizer = Stylizer(
+                    source,
+                    InferenceOptions(
+                        device="cpu", backend=backend, batch_size=1, precision=precision
+                    ),
+                )
                 start = time.perf_counter()
                 stylizer.stylize_frames(frames[:1])
                 warm = time.perf_counter() - start
@@ -182,7 +191,7 @@ def quality(args) -> None:
           "| the photo's own PSNR to the teacher |")  # fmt: skip
     print("| --- | --- | --- | --- | --- |")
     for fast, teacher in fast_presets(args):
-        teacher_model, student_model = (Stylizer(n, "cpu", "eager", 1) for n in (teacher, fast))
+        teacher_model, student_model = (Stylizer(n, EAGER_CPU) for n in (teacher, fast))
         target = [teacher_model.stylize_frames([p])[0] for p in photos]
         student = [student_model.stylize_frames([p])[0] for p in photos]
         p, s = psnr_ssim(student, target)
@@ -195,7 +204,7 @@ def flicker(args) -> None:
     print("| clip | fast preset | warping error | teacher's | vs teacher |")
     print("| --- | --- | --- | --- | --- |")
     for fast, teacher in fast_presets(args):
-        models = {name: Stylizer(name, "cpu", "eager", 1) for name in (fast, teacher)}
+        models = {name: Stylizer(name, EAGER_CPU) for name in (fast, teacher)}
         for clip, frames in found.items():
             error = {
                 name: measure_flicker(frames, m.stylize_frames(frames)).warping_error

@@ -94,9 +94,10 @@ def _psnr(a, b) -> float:
 
 
 def _stylizer(ctx: Context, **options):
-    from stylizer.pipeline import Stylizer
+    from stylizer.inference import Stylizer
+    from stylizer.options import InferenceOptions
 
-    return Stylizer(_weights(ctx), device=ctx.device, **options)
+    return Stylizer(_weights(ctx), InferenceOptions(device=ctx.device, **options))
 
 
 def _timed(stylizer, frames, repeats: int = 3) -> tuple[list, float]:
@@ -181,6 +182,7 @@ def step_jobs_in_one_run(ctx: Context) -> dict:
     """An image and two videos in one run per backend: CUDA graphs belong to one thread."""
     import cv2
 
+    from stylizer.options import InferenceOptions, RunOptions
     from stylizer.pipeline import stylize_files
 
     folder = ctx.work / "jobs"
@@ -199,8 +201,8 @@ def step_jobs_in_one_run(ctx: Context) -> dict:
         backends.append("tensorrt")
     for backend in backends:
         out = ctx.work / f"jobs-{backend}"
-        summary = stylize_files([str(folder)], _weights(ctx), out, backend=backend,
-                                device=ctx.device, overwrite=True)  # fmt: skip
+        summary = stylize_files([str(folder)], _weights(ctx), out, run=RunOptions(overwrite=True),
+                                inference=InferenceOptions(backend=backend, device=ctx.device))  # fmt: skip
         assert not summary.failed, summary.failed
         figures[backend] = len(summary.done)
         assert len(summary.done) == 3, summary.line()
@@ -230,14 +232,17 @@ def step_mixed_folder(ctx: Context) -> dict:
     import cv2
     import torch
 
+    from stylizer.options import InferenceOptions, RunOptions
     from stylizer.pipeline import stylize_files
 
     folder = ctx.work / "mixed"
     folder.mkdir(exist_ok=True)
     for i, (w, h) in enumerate([(320, 240), (400, 300), (256, 256), (333, 177), (320, 240)]):
         cv2.imwrite(str(folder / f"{i}.png"), _frames(ctx, w, h, 1)[0])
-    summary = stylize_files([str(folder)], _weights(ctx), ctx.work / "mixed-out", overwrite=True,
-                            backend="eager" if ctx.dry else "compile", device=ctx.device)  # fmt: skip
+    summary = stylize_files([str(folder)], _weights(ctx), ctx.work / "mixed-out",
+                            run=RunOptions(overwrite=True),
+                            inference=InferenceOptions(backend="eager" if ctx.dry else "compile",
+                                                       device=ctx.device))  # fmt: skip
     assert len(summary.done) == 5 and not summary.failed, summary.line()
     reserved = torch.cuda.max_memory_reserved() if torch.cuda.is_available() else 0
     return {"written": len(summary.done), "max_reserved_mb": reserved / 2**20}
@@ -255,9 +260,10 @@ def step_tiling(ctx: Context) -> dict:
     tiled_out = tiled.stylize(Picture(frame)).color
     deep = (frame.astype(np.uint16) * 257)[:512, :512]
     gpu16 = _stylizer(ctx, precision="fp32").stylize(Picture(deep)).color
-    from stylizer.pipeline import Stylizer
+    from stylizer.inference import Stylizer
+    from stylizer.options import InferenceOptions
 
-    cpu = Stylizer(_weights(ctx), device="cpu", precision="fp32")  # the same weights
+    cpu = Stylizer(_weights(ctx), InferenceOptions(device="cpu", precision="fp32"))  # the same
     cpu16 = cpu.stylize(Picture(deep)).color
     figures = {"tiled_psnr": _psnr(whole, tiled_out),
                "deep_max_diff": int(np.abs(gpu16.astype(int) - cpu16.astype(int)).max())}  # fmt: skip
@@ -289,22 +295,23 @@ def step_video_flow(ctx: Context) -> dict:
     import io
 
     from stylizer.flicker import video_frames
-    from stylizer.pipeline import stylize_files, stylize_stream
+    from stylizer.media.processors import FrameProcessor
+    from stylizer.options import InferenceOptions, RunOptions, VideoOptions
+    from stylizer.pipeline import stylize_files, stylize_stream, stylize_video
     from stylizer.temporal import make_smoother, smoothed
-    from stylizer.video import StageTimes, VideoOptions, stylize_video
 
     frames = _frames(ctx, 1280, 720, 24)
     clip = write_video(ctx.work / "flow.mkv", frames)
     stylizer = _stylizer(ctx, precision="fp32")
-    times = StageTimes()
     run = smoothed(stylizer.stylize_frames, make_smoother("flow", None, stylizer.engine.device))
-    stylize_video(clip, ctx.work / "x.mkv", run, 4, None, False, times)
-    summary = stylize_files([str(clip)], _weights(ctx), ctx.work / "flow-out", overwrite=True,
-                            device=ctx.device, precision="fp32")  # fmt: skip
+    times = stylize_video(clip, ctx.work / "x.mkv", FrameProcessor(run, 4))
+    on_device = InferenceOptions(device=ctx.device, precision="fp32")
+    summary = stylize_files([str(clip)], _weights(ctx), ctx.work / "flow-out",
+                            run=RunOptions(overwrite=True), inference=on_device)  # fmt: skip
     assert not summary.failed, summary.failed
     piped = io.BytesIO()
-    count = stylize_stream(io.BytesIO(clip.read_bytes()), piped, _weights(ctx), device=ctx.device,
-                           precision="fp32", video=VideoOptions(format="matroska"))  # fmt: skip
+    count = stylize_stream(io.BytesIO(clip.read_bytes()), piped, _weights(ctx), inference=on_device,
+                           video=VideoOptions(stream_format="matroska"))  # fmt: skip
     assert count == len(frames)
     cpu = smoothed(stylizer.stylize_frames, make_smoother("flow"))  # the same frames, CPU blend
     device = smoothed(stylizer.stylize_frames, make_smoother("flow", None, stylizer.engine.device))
@@ -368,7 +375,9 @@ def step_training(ctx: Context) -> dict:
 def step_fast_presets(ctx: Context) -> dict:
     """Whole-pipeline frames/s of vangogh and the fast presets on a 1080p clip on the GPU; and
     eager against ort (ONNX Runtime's CPU provider) on this machine's CPU at 720p."""
-    from stylizer.pipeline import Stylizer, stylize_files
+    from stylizer.inference import Stylizer
+    from stylizer.options import InferenceOptions, RunOptions
+    from stylizer.pipeline import stylize_files
 
     frames = _frames(ctx, 1920, 1080, 24)
     clip = write_video(ctx.work / "fast.mp4", frames)
@@ -377,14 +386,18 @@ def step_fast_presets(ctx: Context) -> dict:
     for preset in presets:
         name = Path(preset).stem
         t0 = time.perf_counter()
-        summary = stylize_files([str(clip)], preset, ctx.work / f"fast-{name}", overwrite=True,
-                                device=ctx.device)  # fmt: skip
+        summary = stylize_files([str(clip)], preset, ctx.work / f"fast-{name}",
+                                run=RunOptions(overwrite=True),
+                                inference=InferenceOptions(device=ctx.device))  # fmt: skip
         assert not summary.failed, summary.failed
         figures[f"{name} 1080p fps"] = len(frames) / (time.perf_counter() - t0)
     small = _frames(ctx, 1280, 720, 2)
     for preset in presets:
         for backend in ("eager", "ort"):
-            cpu = Stylizer(preset, device="cpu", backend=backend, batch_size=1, precision="fp32")
+            cpu = Stylizer(
+                preset,
+                InferenceOptions(device="cpu", backend=backend, batch_size=1, precision="fp32"),
+            )
             _, fps = _timed(cpu, small, repeats=1)
             figures[f"{Path(preset).stem} 720p CPU {backend} fps"] = fps
     return figures

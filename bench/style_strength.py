@@ -29,7 +29,8 @@ import torchvision.utils
 from backends import DATA
 from torch import nn
 
-from stylizer.pipeline import Stylizer
+from stylizer.inference import Stylizer
+from stylizer.options import InferenceOptions
 
 CLASSES = ("photo", "van Gogh", "Monet")
 TRAIN = (
@@ -119,7 +120,10 @@ def main() -> None:
     net = train_classifier(args.steps)
     photos = read_rgb(DATA / "vangogh2photo" / "testB")
     outputs = {
-        name: Stylizer(name, "cpu", "eager", 1).stylize_frames(photos) for name in args.presets
+        name: Stylizer(
+            name, InferenceOptions(device="cpu", backend="eager", batch_size=1)
+        ).stylize_frames(photos)
+        for name in args.presets
     }
     print(
         "\n| images | count | P(photo) | P(van Gogh) | P(Monet) | classified van Gogh | classified Monet |"

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from stylizer.flicker import camera_move, measure_flicker, video_frames
-from stylizer.pipeline import Stylizer
+from stylizer.inference import Stylizer
+from stylizer.options import InferenceOptions
 from stylizer.temporal import SMOOTHERS, make_smoother
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -71,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    stylizer = Stylizer(args.preset, batch_size=1)
+    stylizer = Stylizer(args.preset, InferenceOptions(batch_size=1))
     print(f"preset {args.preset}, {args.frames} frames per clip at {args.side} px; "
           f"cost timed at 1280x720 on {torch.get_num_threads()} threads\n")  # fmt: skip
     print("The input's own warping error is the floor: flow errors, occlusions and lighting")

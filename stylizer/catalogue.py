@@ -62,18 +62,16 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "style_vangogh",
         "Photo to Vincent van Gogh painting",
         "c6fc74049615b1c71b8be287bfdb12ec4f6170d4",
-    ),  # fmt: skip
+    ),
     _cyclegan(
         "style_monet", "Photo to Claude Monet painting", "283b3f15edc9636048ea2a6b548e3161ccd545d0"
-    ),  # fmt: skip
+    ),
     _cyclegan(
         "style_cezanne",
         "Photo to Paul Cezanne painting",
         "ec3e20a99bcf3e0c15eb601ab00b9055eaafcf12",
-    ),  # fmt: skip
-    _cyclegan(
-        "style_ukiyoe", "Photo to ukiyo-e print", "04d13a1a7724d6aa7d22f8d49efd1762fb324a87"
-    ),  # fmt: skip
+    ),
+    _cyclegan("style_ukiyoe", "Photo to ukiyo-e print", "04d13a1a7724d6aa7d22f8d49efd1762fb324a87"),
     _cyclegan("horse2zebra", "Horses to zebras"),
     _cyclegan("zebra2horse", "Zebras to horses"),
     _cyclegan("summer2winter_yosemite", "Summer landscape to winter (Yosemite)"),

@@ -19,12 +19,13 @@ from .flow import DIS_PRESETS
 from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, default_max_pixels
 from .installing import add_preset, downloadable, origin, remove_preset
 from .loading import load_generator
+from .media.formats import STREAM_FORMATS
 from .models import GeneratorSpec, frame_flops
+from .options import ImageOptions, InferenceOptions, RunOptions, TemporalOptions, VideoOptions
 from .pipeline import stylize_files, stylize_stream
 from .presets import Preset, list_presets
 from .signals import Stopped, stop_signals_unwind
 from .temporal import SMOOTHERS
-from .video import STREAM_FORMATS, VideoOptions
 
 _EXTS = sorted({e.lstrip(".") for e in IMAGE_EXTENSIONS})
 
@@ -298,42 +299,59 @@ def cli(
         return
     if not inputs:
         raise click.UsageError("no INPUTS given (files, folders or glob patterns)")
-    progress = not quiet
-    video = VideoOptions(codec, crf, encoder_preset, pix_fmt, keep_partial, stream_format,
-                         reencode_audio)  # fmt: skip
-    engine = dict(device=device, backend=backend, precision=precision, batch_size=batch_size,
-                  tile=tile or None,
-                  memory_budget=memory_mb * 2**20 if memory_mb else None, bn_stats=bn_stats)  # fmt: skip
+    inference = InferenceOptions(
+        device=device,
+        backend=backend,
+        precision=precision,
+        batch_size=batch_size,
+        tile=tile or None,
+        memory_mb=memory_mb,
+        bn_stats=bn_stats,
+    )
+    video = VideoOptions(
+        codec=codec,
+        crf=crf,
+        encoder_preset=encoder_preset,
+        pix_fmt=pix_fmt,
+        keep_partial=keep_partial,
+        stream_format=stream_format,
+        reencode_audio=reencode_audio,
+    )
+    smoothing = TemporalOptions(temporal=temporal, temporal_strength=temporal_strength)
+    run = RunOptions(overwrite=overwrite, benchmark=benchmark, progress=not quiet, debug=debug)
     if "-" in inputs or output == "-" or raw:
         if len(inputs) != 1:
             raise click.UsageError("a pipe takes one INPUT: '-' (standard input) or a video file")
-        stylize_stream(inputs[0], output, source, raw=raw, pix_fmt=pix_fmt, video=video,
-                       temporal=temporal, temporal_strength=temporal_strength,
-                       benchmark=benchmark, progress=progress,
-                       log=(lambda m: None) if quiet else _err, **engine)  # fmt: skip
+        stylize_stream(
+            inputs[0],
+            output,
+            source,
+            raw=raw,
+            inference=inference,
+            video=video,
+            temporal=smoothing,
+            run=run,
+            log=(lambda m: None) if quiet else _err,
+        )
         return
     if stream_format:
         raise click.UsageError("--format is for '-o -'; files take their format from the extension")
+    images = ImageOptions(
+        size=size, max_size=max_size, max_pixels=max_pixels, ext=f".{ext}" if ext else None
+    )
     summary = stylize_files(
         list(inputs),
         source,
         output,
         tag=(preset or Path(weights).stem).replace(":", "-"),
-        ext=f".{ext}" if ext else None,
-        overwrite=overwrite,
-        size=size,
-        max_size=max_size,
+        inference=inference,
+        images=images,
         video=video,
-        temporal=temporal,
-        temporal_strength=temporal_strength,
-        benchmark=benchmark,
-        max_pixels=max_pixels,
-        progress=progress,
-        debug=debug,
+        temporal=smoothing,
+        run=run,
         log=_err,
-        **engine,
     )
-    if not quiet:
+    if not quiet and int(os.environ.get("RANK", 0)) == 0:  # under torchrun: merged, said once
         _err(summary.line())
     if summary.failed:
         sys.exit(1)

@@ -83,8 +83,10 @@ def measure_flicker(
     prev = None
     for inp, out in zip_longest(inputs, outputs):
         if inp is None or out is None:
-            raise StylizeError(f"the output has {'fewer' if out is None else 'more'} frames "
-                               "than the input: not a stylized version of it")  # fmt: skip
+            raise StylizeError(
+                f"the output has {'fewer' if out is None else 'more'} frames "
+                "than the input: not a stylized version of it"
+            )
         if max(inp.shape[:2]) < 16:
             raise StylizeError("frames under 16 pixels are too small to measure flow on")
         if inp.shape[:2] != out.shape[:2]:
@@ -154,8 +156,9 @@ def camera_move(
         sx, sy = shift[0] * t, shift[1] * t
         # output pixel (x, y) shows photo pixel centre + (x - w/2 + sx, y - h/2 + sy) / scale
         cx, cy = pw / 2, ph / 2
-        m = np.float32([[1 / scale, 0, cx + (sx - w / 2) / scale],
-                        [0, 1 / scale, cy + (sy - h / 2) / scale]])  # fmt: skip
+        m = np.float32(
+            [[1 / scale, 0, cx + (sx - w / 2) / scale], [0, 1 / scale, cy + (sy - h / 2) / scale]]
+        )
         frames.append(
             cv2.warpAffine(
                 photo,
@@ -163,6 +166,6 @@ def camera_move(
                 (w, h),
                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                 borderMode=cv2.BORDER_REFLECT,
-            )  # fmt: skip
+            )
         )
     return frames

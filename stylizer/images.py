@@ -202,3 +202,26 @@ def write_image(path: str | Path, picture: Picture, overwrite: bool = True) -> N
     """Encode by the extension and write atomically (see ``files.atomic_output``)."""
     path = Path(path)
     write_atomic(path, encode_image(picture, path.suffix), overwrite)
+
+
+def resized(picture: Picture, size: int | None = None, max_size: int | None = None) -> Picture:
+    """Scale keeping the aspect ratio: shorter side to ``size``; longer side at most ``max_size``."""
+    w, h = picture.size
+    scale = 1.0
+    if size:
+        scale = size / min(w, h)
+    if max_size and max(w, h) * scale > max_size:
+        scale = max_size / max(w, h)
+    if scale == 1.0:
+        return picture
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+
+    def fit(a: np.ndarray) -> np.ndarray:
+        return cv2.resize(a, new, interpolation=interp).reshape(new[1], new[0], *a.shape[2:])
+
+    return Picture(
+        fit(picture.color),
+        None if picture.alpha is None else fit(picture.alpha),
+        [resized(page, size, max_size) for page in picture.more_pages],
+    )

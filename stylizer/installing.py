@@ -146,8 +146,9 @@ def remove_preset(name: str) -> Preset:
             )
         preset = mine[0]
         # Out of sight at once, then deleted: a stop half-way leaves no half a preset.
-        hidden = Path(tempfile.mkdtemp(prefix=f".{preset.folder.name}.", suffix=".removing",
-                                       dir=root))  # fmt: skip
+        hidden = Path(
+            tempfile.mkdtemp(prefix=f".{preset.folder.name}.", suffix=".removing", dir=root)
+        )
         preset.folder.replace(hidden / preset.folder.name)
         shutil.rmtree(hidden)
         return preset

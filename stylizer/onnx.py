@@ -50,10 +50,19 @@ def _dimensions(model: Generator, whole_images: bool) -> tuple[dict[int, object]
     batch = torch.export.Dim("batch", min=1, max=256)
     m, least = model.size_multiple, model.min_size
     if whole_images:
-        return ({0: batch, **{axis: torch.export.Dim(name, min=least, max=MAX_SIDE)
-                              for axis, name in ((2, "height"), (3, "width"))}},)  # fmt: skip
-    steps = {axis: torch.export.Dim(f"{name}_steps", min=max(1, -(-least // m)), max=MAX_SIDE // m)
-             for axis, name in ((2, "height"), (3, "width"))}  # fmt: skip
+        return (
+            {
+                0: batch,
+                **{
+                    axis: torch.export.Dim(name, min=least, max=MAX_SIDE)
+                    for axis, name in ((2, "height"), (3, "width"))
+                },
+            },
+        )
+    steps = {
+        axis: torch.export.Dim(f"{name}_steps", min=max(1, -(-least // m)), max=MAX_SIDE // m)
+        for axis, name in ((2, "height"), (3, "width"))
+    }
     return ({0: batch, 2: m * steps[2], 3: m * steps[3]},)
 
 
@@ -74,10 +83,19 @@ def export_onnx(
     names = (["image"], ["stylized"]) if whole_images else (["x"], ["y"])
     try:
         with atomic_output(path) as tmp, torch.no_grad(), contextlib.redirect_stdout(sys.stderr):
-            torch.onnx.export(graph, (example,), str(tmp), dynamo=True, opset_version=OPSET,
-                              dynamic_shapes=_dimensions(model, whole_images),
-                              input_names=names[0], output_names=names[1], verbose=False,
-                              external_data=False, optimize=optimize)  # fmt: skip
+            torch.onnx.export(
+                graph,
+                (example,),
+                str(tmp),
+                dynamo=True,
+                opset_version=OPSET,
+                dynamic_shapes=_dimensions(model, whole_images),
+                input_names=names[0],
+                output_names=names[1],
+                verbose=False,
+                external_data=False,
+                optimize=optimize,
+            )
     except ImportError as e:
         raise StylizeError(f"ONNX export needs {e.name}: pip install stylize[onnx]") from None
     return path

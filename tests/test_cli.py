@@ -1,4 +1,6 @@
+import os
 import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -8,6 +10,8 @@ from PIL import Image
 
 from stylizer.cli import main
 from stylizer.images import read_image
+from stylizer.media.processors import PictureProcessor
+from stylizer.options import InferenceOptions
 from stylizer.pipeline import Stylizer, stylize_files
 
 
@@ -135,9 +139,9 @@ def test_no_partial_file_when_writing_fails(tmp_path, tiny_weights, monkeypatch)
 def test_batching_does_not_change_results(tmp_path, tiny_weights):
     pics = [read_image(write_png(tmp_path / f"{i}.png", noise_image(24, 32, seed=i)))
             for i in range(3)]  # fmt: skip
-    one = Stylizer(tiny_weights, device="cpu", batch_size=1)
-    many = Stylizer(tiny_weights, device="cpu", batch_size=3)
-    assert [len(b) for b in many.batches(enumerate(pics))] == [3]
+    one = Stylizer(tiny_weights, InferenceOptions(device="cpu", batch_size=1))
+    many = Stylizer(tiny_weights, InferenceOptions(device="cpu", batch_size=3))
+    assert PictureProcessor(many).batch_size(24, 32) == 3
     together = many.stylize_batch(pics)
     for pic, res in zip(pics, together):
         assert np.abs(one.stylize(pic).color.astype(int) - res.color.astype(int)).max() <= 1
@@ -186,3 +190,26 @@ def test_raw_pipe_mistakes(tiny_weights):
     assert r.returncode == 1 and b"standard input: not a readable video" in r.stderr
     r = run("-", "other.png", "-w", str(tiny_weights))
     assert r.returncode == 2 and "a pipe takes one INPUT" in r.stderr
+
+
+def test_torchrun_deals_the_files_out_and_reports_once(tmp_path, tiny_weights):
+    """Two CPU processes under torchrun share a folder: images are dealt out, a video stays
+    whole on one rank, what is done already is skipped, and one merged summary is printed."""
+    from conftest import write_video
+
+    for i in range(5):
+        write_png(tmp_path / "in" / f"{i}.png", noise_image(16, 16, seed=i))
+    write_video(tmp_path / "in" / "v.mkv", [noise_image(16, 16, seed=i) for i in range(3)])
+    write_png(tmp_path / "out" / "0.png", noise_image(16, 16, seed=9))  # done before
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "stylizer", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+         "--weights", str(tiny_weights), "--device", "cpu"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-4000:]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["0.png", "1.png", "2.png", "3.png", "4.png", "v.mkv"]
+    summaries = [line for line in r.stderr.splitlines() if "stylized" in line]
+    assert summaries == ["stylize: 5 stylized, 1 skipped (already done; --overwrite redoes them)"]

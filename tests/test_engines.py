@@ -4,8 +4,9 @@ import torch
 from conftest import write_video
 
 from stylizer.engines import ENGINES, engine_class, registry
+from stylizer.media.formats import video_pixels
+from stylizer.options import InferenceOptions, RunOptions
 from stylizer.pipeline import Stylizer, stylize_files
-from stylizer.video import video_pixels
 
 
 def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
@@ -59,11 +60,13 @@ def test_auto_compiles_only_when_the_job_is_long(monkeypatch, tiny_weights, tmp_
     assert video_pixels(tmp_path / "missing.mp4") == 0
     monkeypatch.setattr(registry, "COMPILE_PIXELS", 6 * 48 * 64)
     logged = []
-    summary = stylize_files([str(clip)], tiny_weights, benchmark=True, log=logged.append)
+    summary = stylize_files(
+        [str(clip)], tiny_weights, run=RunOptions(benchmark=True), log=logged.append
+    )
     assert summary.benchmarked == [clip] and notices[0] in logged, logged
     monkeypatch.setattr(registry, "COMPILE_PIXELS", 6 * 48 * 64 + 1)
     logged.clear()
-    stylize_files([str(clip)], tiny_weights, benchmark=True, log=logged.append)
+    stylize_files([str(clip)], tiny_weights, run=RunOptions(benchmark=True), log=logged.append)
     assert notices[0] not in logged
 
 
@@ -82,8 +85,10 @@ def test_compile_without_a_compiler_falls_back_with_a_notice(monkeypatch, tmp_pa
 
 def test_bf16_on_the_cpu_stays_close_to_fp32(tiny_weights):
     clip = frames(3)
-    fp32 = Stylizer(tiny_weights, device="cpu", precision="fp32").stylize_frames(clip)
-    bf16 = Stylizer(tiny_weights, device="cpu", precision="bf16")
+    fp32 = Stylizer(tiny_weights, InferenceOptions(device="cpu", precision="fp32")).stylize_frames(
+        clip
+    )
+    bf16 = Stylizer(tiny_weights, InferenceOptions(device="cpu", precision="bf16"))
     assert bf16.engine.dtype == torch.bfloat16
     assert next(bf16.engine.model.parameters()).dtype == torch.bfloat16
     out = bf16.stylize_frames(clip)
@@ -93,10 +98,14 @@ def test_bf16_on_the_cpu_stays_close_to_fp32(tiny_weights):
 
 def test_compiled_backend_matches_eager_and_fills_short_batches(tiny_weights):
     clip = frames(5)  # batches of 3 and 2: the 2 is filled up to 3, not compiled again
-    eager = Stylizer(tiny_weights, device="cpu", backend="eager", batch_size=3, precision="fp32")
+    eager = Stylizer(
+        tiny_weights,
+        InferenceOptions(device="cpu", backend="eager", batch_size=3, precision="fp32"),
+    )
     eager = eager.stylize_frames(clip)
     compiled = Stylizer(
-        tiny_weights, device="cpu", backend="compile", batch_size=3, precision="fp32"
+        tiny_weights,
+        InferenceOptions(device="cpu", backend="compile", batch_size=3, precision="fp32"),
     )
     out = compiled.stylize_frames(clip)
     assert max(np.abs(a.astype(int) - b).max() for a, b in zip(eager, out, strict=True)) <= 1
@@ -105,11 +114,13 @@ def test_compiled_backend_matches_eager_and_fills_short_batches(tiny_weights):
 
 def test_unknown_precision_is_a_user_error(tiny_weights):
     with pytest.raises(Exception, match="unknown precision 'fp8'"):
-        Stylizer(tiny_weights, precision="fp8")
+        Stylizer(tiny_weights, InferenceOptions(precision="fp8"))
 
 
 def test_cpu_batches_only_small_frames(tiny_weights):
-    engine = Stylizer(tiny_weights, device="cpu", batch_size=8, precision="fp32").engine  # CPU cap
+    engine = Stylizer(
+        tiny_weights, InferenceOptions(device="cpu", batch_size=8, precision="fp32")
+    ).engine  # CPU cap
     assert engine.batch_size(48, 64, 8) == 8
     assert engine.batch_size(256, 256, 8) == 2
     assert engine.batch_size(720, 1280, 8) == 1

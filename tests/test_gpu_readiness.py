@@ -14,8 +14,8 @@ import torch
 from conftest import make_inversion_pairs, noise_image, tiny, write_png, write_video
 
 import stylizer.pipeline as pipeline
+from stylizer.options import InferenceOptions, TemporalOptions
 from stylizer.pipeline import Stylizer, stylize_files, stylize_stream
-from stylizer.video import VideoOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def test_all_inference_runs_on_one_thread(tmp_path, tiny_weights):
     write_png(tmp_path / "in" / "a.png", noise_image(24, 32))
     for name in ("b.mp4", "c.mp4"):
         write_video(tmp_path / "in" / name, [noise_image(32, 32, seed=i) for i in range(3)])
-    stylizer = Stylizer(tiny_weights, device="cpu", backend="eager")
+    stylizer = Stylizer(tiny_weights, InferenceOptions(device="cpu", backend="eager"))
     threads = set()
     infer = stylizer.engine.infer
 
@@ -44,7 +44,9 @@ def test_all_inference_runs_on_one_thread(tmp_path, tiny_weights):
 def test_compile_retries_single_frames_out_of_memory(tiny_weights):
     """The retry after an out-of-memory error must run frames alone, not filled up to the
     batch that failed."""
-    stylizer = Stylizer(tiny_weights, device="cpu", backend="compile", batch_size=4)
+    stylizer = Stylizer(
+        tiny_weights, InferenceOptions(device="cpu", backend="compile", batch_size=4)
+    )
     engine = stylizer.engine
     seen = []
 
@@ -79,7 +81,7 @@ class FakeDistributed:
 
 def test_process_group_follows_the_requested_device(monkeypatch):
     from stylizer import StylizeError
-    from trainer.loop import distributed
+    from stylizer.distributed import distributed
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("LOCAL_RANK", "1")
@@ -145,14 +147,14 @@ def test_pipes_blend_on_the_engines_device(tiny_weights, monkeypatch):
         return smoother
 
     monkeypatch.setattr(pipeline, "make_smoother", recording)
-    stylizer = Stylizer(tiny_weights, device="cpu")
+    stylizer = Stylizer(tiny_weights, InferenceOptions(device="cpu"))
     stylizer.engine.device = torch.device("meta")  # stands for "not the default CPU"
 
     frames = b"".join(noise_image(8, 8, seed=i).tobytes() for i in range(2))
     out = io.BytesIO()
     monkeypatch.setattr(stylizer, "stylize_frames", lambda batch: batch)
     stylize_stream(io.BytesIO(frames), out, tiny_weights, raw="8x8", stylizer=stylizer,
-                   temporal="none", video=VideoOptions())  # fmt: skip
+                   temporal=TemporalOptions("none"))  # fmt: skip
     assert built[-1] == torch.device("meta") and len(out.getvalue()) == len(frames)
     assert real("flow", None, torch.device("cuda")).on_device  # so flow blends on that GPU
 

@@ -13,6 +13,7 @@ from stylizer.images import Picture
 from stylizer.loading import load_generator
 from stylizer.models import GeneratorSpec, build_generator
 from stylizer.onnx import export_onnx
+from stylizer.options import InferenceOptions
 from stylizer.pipeline import Stylizer
 
 ort = pytest.importorskip("onnxruntime")
@@ -50,8 +51,11 @@ def ort_cache(tmp_path, monkeypatch):
 
 
 def test_ort_backend_matches_eager_batched_tiled_and_odd(tmp_path, tiny_weights, ort_cache, capsys):
-    eager = Stylizer(tiny_weights, device="cpu", backend="eager", precision="fp32", batch_size=3)
-    onnx = Stylizer(tiny_weights, device="cpu", backend="ort", batch_size=3)
+    eager = Stylizer(
+        tiny_weights,
+        InferenceOptions(device="cpu", backend="eager", precision="fp32", batch_size=3),
+    )
+    onnx = Stylizer(tiny_weights, InferenceOptions(device="cpu", backend="ort", batch_size=3))
     assert onnx.engine.name == "ort" and onnx.engine.dtype == torch.float32
     frames = [noise_image(30, 50, seed=i) for i in range(3)]  # 50x30: padded to multiples of 4
     for a, b in zip(eager.stylize_frames(frames), onnx.stylize_frames(frames), strict=True):
@@ -64,11 +68,11 @@ def test_ort_backend_matches_eager_batched_tiled_and_odd(tmp_path, tiny_weights,
     deep = Picture(noise_image(12, 20, dtype=np.uint16))
     assert onnx.stylize(deep).color.dtype == np.uint16
     # A second run reads the cached graph; a damaged one is built again.
-    again = Stylizer(tiny_weights, device="cpu", backend="ort")
+    again = Stylizer(tiny_weights, InferenceOptions(device="cpu", backend="ort"))
     again.stylize_frames(frames[:1])
     assert "exporting" not in capsys.readouterr().err
     next(ort_cache.glob("*.onnx")).write_bytes(b"damaged")
-    Stylizer(tiny_weights, device="cpu", backend="ort").stylize_frames(frames[:1])
+    Stylizer(tiny_weights, InferenceOptions(device="cpu", backend="ort")).stylize_frames(frames[:1])
     assert "unreadable" in capsys.readouterr().err
 
 
@@ -99,6 +103,8 @@ def test_ort_backend_keeps_the_weights_float32(tiny_weights, ort_cache):
     """Asked for another precision (auto is bf16 on CPUs that have it), the ort backend still
     runs the weights exactly as stored, never rounded through bf16 on the way."""
     stored = load_generator(tiny_weights).state_dict()
-    engine = Stylizer(tiny_weights, device="cpu", backend="ort", precision="bf16").engine
+    engine = Stylizer(
+        tiny_weights, InferenceOptions(device="cpu", backend="ort", precision="bf16")
+    ).engine
     assert engine.dtype == torch.float32
     assert all(torch.equal(v, engine.model.state_dict()[k]) for k, v in stored.items())

@@ -31,9 +31,10 @@ from conftest import (
 
 from stylizer import StylizeError, load_generator
 from stylizer.cli import main
+from stylizer.media.processors import FrameProcessor
 from stylizer.models import GeneratorSpec
-from stylizer.pipeline import Stylizer, stylize_files
-from stylizer.video import stylize_video
+from stylizer.options import InferenceOptions, RunOptions
+from stylizer.pipeline import Stylizer, stylize_files, stylize_video
 from trainer.export import export_preset
 from trainer.loop import train
 from trainer.run import RunFolder
@@ -123,7 +124,7 @@ def test_an_internal_error_fails_only_its_own_file(tmp_path, tiny_weights):
         write_png(tmp_path / "in" / name, noise_image(12, 9 if name == "b.png" else 16, seed=i))
     logged = []
     summary = stylize_files([str(tmp_path / "in")], tiny_weights, tmp_path / "out",
-                            log=logged.append, stylizer=FlakyStylizer(tiny_weights, batch_size=4))  # fmt: skip
+                            log=logged.append, stylizer=FlakyStylizer(tiny_weights, InferenceOptions(batch_size=4)))  # fmt: skip
     assert sorted(p.name for p in summary.done) == ["a.png", "c.png", "d.png"]
     assert summary.failed == [
         f"{tmp_path / 'in' / 'b.png'}: internal error: RuntimeError: backend fell over "
@@ -131,7 +132,8 @@ def test_an_internal_error_fails_only_its_own_file(tmp_path, tiny_weights):
     ]
     assert len(logged) == 1 and "Traceback" not in logged[0]
     summary = stylize_files([str(tmp_path / "in" / "b.png")], tiny_weights, tmp_path / "o2",
-                            debug=True, log=logged.append, stylizer=FlakyStylizer(tiny_weights))  # fmt: skip
+                            run=RunOptions(debug=True), log=logged.append,
+                            stylizer=FlakyStylizer(tiny_weights))  # fmt: skip
     assert "Traceback" in logged[-1] and "backend fell over" in logged[-1]
 
 
@@ -240,7 +242,8 @@ def test_two_runs_writing_one_video_never_mix(tmp_path, overwrite):
 
     def job(name, value, ready, wait_for):
         try:
-            stylize_video(src, target, _flat(value, ready, wait_for), 4, overwrite=overwrite)
+            stylize_video(src, target, FrameProcessor(_flat(value, ready, wait_for), 4),
+                          overwrite=overwrite)  # fmt: skip
             outcome[name] = "done"
         except Exception as e:
             outcome[name] = f"{type(e).__name__}: {e}"
@@ -453,7 +456,7 @@ def test_an_ignored_hangup_stays_ignored(monkeypatch):
 
 
 def test_temporary_files_in_a_folder_are_not_inputs(tmp_path):
-    from stylizer.sources import plan_jobs
+    from stylizer.media.plan import plan_jobs
 
     write_png(tmp_path / "in" / "a.png", noise_image(8, 8))
     write_png(tmp_path / "in" / ".a.png.k2j3.part.png", noise_image(8, 8))  # another run's

@@ -7,6 +7,7 @@ from conftest import SHARED, noise_image, run_main, write_video
 from stylizer.cli import flicker_main
 from stylizer.flicker import camera_move, measure_flicker, visible_mask
 from stylizer.flow import dis_flow, to_gray
+from stylizer.options import InferenceOptions, TemporalOptions
 from stylizer.pipeline import Stylizer, stylize_files
 from stylizer.temporal import make_smoother, smoothed
 
@@ -128,7 +129,9 @@ def test_cli_smooths_videos_and_measures_flicker(tmp_path, tiny_weights):
     src = tmp_path / "pan.mp4"
     make_clip_file(src, camera_move(photo(), 8, (96, 64), shift=(2, 1)))
     for mode in ("none", "flow"):
-        summary = stylize_files([str(src)], tiny_weights, tmp_path / mode, temporal=mode)
+        summary = stylize_files(
+            [str(src)], tiny_weights, tmp_path / mode, temporal=TemporalOptions(mode)
+        )
         assert not summary.failed, summary.failed
 
     def flicker(*args):
@@ -157,10 +160,10 @@ def test_stylizer_frames_through_the_smoother_in_batches(tiny_weights):
     clip = camera_move(photo(), 5, (64, 48))
     results = []
     for batch in (2, 5):
-        stylizer = Stylizer(tiny_weights, device="cpu", batch_size=batch)
+        stylizer = Stylizer(tiny_weights, InferenceOptions(device="cpu", batch_size=batch))
         run = smoothed(stylizer.stylize_frames, make_smoother("flow"))
         results.append([f for i in range(0, 5, batch) for f in run(clip[i : i + batch])])
-    per_frame = Stylizer(tiny_weights, device="cpu").stylize_frames(clip)
+    per_frame = Stylizer(tiny_weights, InferenceOptions(device="cpu")).stylize_frames(clip)
     # batches of 2 and 5 agree (to the engine's own rounding between batch sizes)
     assert max(np.abs(a.astype(int) - b).max() for a, b in zip(*results, strict=True)) <= 1
     assert np.array_equal(results[0][0], per_frame[0])

@@ -279,6 +279,23 @@ def test_config_file_sets_defaults(tmp_path, inversion_pairs):
     assert r.returncode == 0, r.stderr
     saved = json.loads((tmp_path / "r" / "settings.json").read_text())
     assert saved["ngf"] == 4 and saved["lambda_l1"] == 50 and saved["crop_size"] == 32
+    # A run's own settings.json as the config of a new run: the settings no flag sets (ndf,
+    # pool size) come along too, and the new command's data and task win.
+    old = saved | {"ndf": 16, "pool_size": 7, "data": ["elsewhere"], "task": "cyclegan"}
+    cfg.write_text(json.dumps(old))
+    r = run_cli("--config", cfg, "--paired", *inversion_pairs, "-o", tmp_path / "r2",
+                "--stop-after", "1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    again = json.loads((tmp_path / "r2" / "settings.json").read_text())
+    assert again == saved | {"ndf": 16, "pool_size": 7}
+
+
+def test_unknown_config_keys_are_named(tmp_path, inversion_pairs):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"ngf": 8, "lamda_l1": 50, "crop": 32}))
+    r = run_cli("--config", cfg, "--paired", *inversion_pairs, "-o", tmp_path / "r")
+    assert r.returncode == 2 and "unknown setting(s) crop, lamda_l1" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "r").exists()
 
 
 def test_data_problems_are_warned_once_each(tmp_path, inversion_pairs):

@@ -11,8 +11,9 @@ import pytest
 from conftest import SHARED, run_main, write_video
 
 from stylizer.cli import main
-from stylizer.pipeline import Stylizer, stylize_files
-from stylizer.video import VideoOptions, stylize_video
+from stylizer.media.processors import FrameProcessor
+from stylizer.options import InferenceOptions, RunOptions, VideoOptions
+from stylizer.pipeline import Stylizer, stylize_files, stylize_video
 
 VFR_PTS = [0, 40, 80, 200, 240, 500, 533, 566, 900]  # milliseconds, irregular
 
@@ -41,7 +42,8 @@ def frames_and_audio(path: Path):
 def test_vfr_video_keeps_frames_timestamps_and_audio(tmp_path, tiny_weights, container):
     src = tmp_path / f"vfr{container}"
     make_vfr_video(src)
-    summary = stylize_files([str(src)], tiny_weights, tmp_path / "out", batch_size=3)
+    summary = stylize_files([str(src)], tiny_weights, tmp_path / "out",
+                            inference=InferenceOptions(batch_size=3))  # fmt: skip
     assert not summary.failed, summary.failed
     out = tmp_path / "out" / src.name
     (info_in, pts_in, audio_in, dur_in), (info_out, pts_out, audio_out, dur_out) = (
@@ -70,8 +72,10 @@ def test_real_clips_keep_format_and_count(tmp_path, tiny_weights, name):
                 continue
             p.stream = o
             out.mux(p)
-    stylizer = Stylizer(tiny_weights, batch_size=4)
-    n = stylize_video(short, tmp_path / "o" / name, stylizer.stylize_frames, 4)
+    stylizer = Stylizer(tiny_weights, InferenceOptions(batch_size=4))
+    n = stylize_video(
+        short, tmp_path / "o" / name, FrameProcessor(stylizer.stylize_frames, 4)
+    ).frames
     (info_in, pts_in, _, _), (info_out, pts_out, _, _) = (
         frames_and_audio(short),
         frames_and_audio(tmp_path / "o" / name),
@@ -86,7 +90,7 @@ def test_real_clips_keep_format_and_count(tmp_path, tiny_weights, name):
 def test_failure_mid_video_leaves_nothing_or_a_marked_partial(tmp_path, tiny_weights):
     src = tmp_path / "v.mkv"
     make_vfr_video(src, audio=False, pts=range(0, 4000, 40))  # 100 frames
-    stylizer = Stylizer(tiny_weights, batch_size=2)
+    stylizer = Stylizer(tiny_weights, InferenceOptions(batch_size=2))
     calls = []
 
     def failing(frames):
@@ -96,11 +100,12 @@ def test_failure_mid_video_leaves_nothing_or_a_marked_partial(tmp_path, tiny_wei
         return stylizer.stylize_frames(frames)
 
     with pytest.raises(RuntimeError):
-        stylize_video(src, tmp_path / "a" / "v.mkv", failing, 2)
+        stylize_video(src, tmp_path / "a" / "v.mkv", FrameProcessor(failing, 2))
     assert not list((tmp_path / "a").iterdir())
     calls.clear()
     with pytest.raises(RuntimeError):
-        stylize_video(src, tmp_path / "b" / "v.mkv", failing, 2, VideoOptions(keep_partial=True))
+        stylize_video(src, tmp_path / "b" / "v.mkv", FrameProcessor(failing, 2),
+                      VideoOptions(keep_partial=True))  # fmt: skip
     assert [p.name for p in (tmp_path / "b").iterdir()] == ["v.partial.mkv"]
 
 
@@ -170,7 +175,7 @@ def test_benchmark_writes_nothing_and_reports_stages(tmp_path, tiny_weights):
     make_vfr_video(src)
     lines = []
     summary = stylize_files(
-        [str(src)], tiny_weights, tmp_path / "o", benchmark=True, log=lines.append
+        [str(src)], tiny_weights, tmp_path / "o", run=RunOptions(benchmark=True), log=lines.append
     )
     assert not summary.failed and not (tmp_path / "o").exists()
     assert len(lines) == 1 and f"{len(VFR_PTS)} frames: decode" in lines[0]

@@ -5,20 +5,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from stylizer.cli import run_command
+from stylizer.errors import StylizeError
 from stylizer.models import GENERATORS, NORMS
 
 from .evaluate import evaluate_run
 from .export import WEIGHT_FORMATS, export_preset
 from .loop import train
-from .settings import Settings
+from .settings import Flag, Settings
 from .sketch import sketchify
-from .tasks.base import REFERENCE_DEFAULTS
-from .tasks.distill import DEFAULTS as DISTILL_DEFAULTS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -27,8 +27,9 @@ def _say(msg: str) -> None:
     click.echo(f"stylize-train: {msg}", err=True)
 
 
-def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
-    """Defaults for every option from a JSON file (a run's settings.json works); flags win."""
+def _read_config(ctx: click.Context, _param: click.Parameter, path: Path | None) -> None:
+    """Defaults for every setting from a JSON file (a run's settings.json works); flags and
+    arguments win. A key that is no setting is an error that names it."""
     if path is None:
         return
     try:
@@ -36,35 +37,85 @@ def _read_config(ctx: click.Context, _param, path: Path | None) -> None:
     except (OSError, ValueError) as e:
         raise click.BadParameter(f"{path}: {e}") from None
     if not isinstance(data, dict):
-        raise click.BadParameter(f"{path}: expected a JSON object of option names")
-    ctx.default_map = {k.replace("-", "_"): v for k, v in data.items()}
+        raise click.BadParameter(f"{path}: expected a JSON object of setting names")
+    data = {k.replace("-", "_"): v for k, v in data.items()}
+    try:
+        Settings.from_dict(data, str(path))
+    except StylizeError as e:
+        raise click.BadParameter(str(e)) from None
+    options = {p.name for p in ctx.command.params}
+    ctx.default_map = {k: v for k, v in data.items() if k in options}
+    ctx.meta["config"] = {k: v for k, v in data.items() if k not in options}
 
 
-def _defaults(name: str) -> str:
-    """The task defaults of a setting, for its help: the reference's, then distill's."""
-    return f"default {REFERENCE_DEFAULTS[name]:g}; distill {DISTILL_DEFAULTS[name]:g}"
+class _Sizes(click.ParamType):
+    """``256,384`` on the command line, or a list from ``--config``."""
+
+    name = "PX,PX..."
+
+    def convert(self, value, param, ctx) -> list[int]:
+        try:
+            sizes = [int(v) for v in (value if isinstance(value, list) else value.split(","))]
+        except (ValueError, TypeError):
+            self.fail(f"{value!r}: comma-separated pixel counts, as 256,384", param, ctx)
+        if not sizes or min(sizes) < 16:
+            self.fail(f"{value!r}: sizes of at least 16 px", param, ctx)
+        return sizes
 
 
-def _options(*options):
-    """Apply click options listed top to bottom as they appear in ``--help``."""
+#: Click types for the names ``Settings`` uses where it cannot import them.
+_NAMED_TYPES = {
+    "generators": click.Choice(list(GENERATORS)),
+    "norms": click.Choice(NORMS),
+    "path": click.Path(path_type=str),
+    "sizes": _Sizes(),
+}
 
-    def apply(command):
-        for option in reversed(options):
-            command = option(command)
-        return command
+
+def _setting_option(f: dataclasses.Field) -> Callable:
+    """The ``--NAME`` option of a setting, as its ``Flag`` describes it."""
+    flag: Flag = f.metadata["flag"]
+    name = f"--{f.name.replace('_', '-')}"
+    if flag.type is bool:
+        return click.option(name, is_flag=True, default=None, help=flag.help)
+    if isinstance(flag.type, tuple):
+        kind = click.Choice(flag.type)
+    elif isinstance(flag.type, str):
+        kind = _NAMED_TYPES[flag.type]
+    elif flag.type in (float, int) or flag.type is None:
+        kind = flag.type
+    else:
+        kind = click.IntRange(flag.type)
+    shown = {"default": f.default, "show_default": True} if f.default not in (None, "") else {}
+    return click.option(name, type=kind, help=flag.help, **shown)
+
+
+def _training_options(command: str) -> Callable:
+    """The options of training command ``command`` (train or distill): how the session runs,
+    then every setting it takes, generated from ``Settings``."""
+    settings = [
+        _setting_option(f)
+        for f in dataclasses.fields(Settings)
+        if "flag" in f.metadata and f.metadata["flag"].only in (None, command)
+    ]
+
+    def apply(function: Callable) -> Callable:
+        for option in reversed([*_SESSION_OPTIONS, *settings]):  # top to bottom in --help
+            function = option(function)
+        return function
 
     return apply
 
 
-#: Options every training command takes; task-dependent defaults are the task's (None here).
-_SHARED = _options(
+#: How a session runs, not what is trained: never saved in the run's settings.
+_SESSION_OPTIONS = (
     click.option(
         "--config",
         type=click.Path(path_type=Path, dir_okay=False),
         is_eager=True,
         expose_value=False,
         callback=_read_config,
-        help="JSON file of option defaults (for example another run's settings.json).",
+        help="JSON file of setting defaults (for example another run's settings.json).",
     ),
     click.option(
         "-o",
@@ -74,92 +125,36 @@ _SHARED = _options(
         type=click.Path(path_type=Path),
         help="Run folder; an existing one is continued from its latest checkpoint.",
     ),
-    click.option(
-        "--arch",
-        type=click.Choice(list(GENERATORS)),
-        help="Default: unet (pix2pix), resnet (CycleGAN), compact (distill). resnet-resize: "
-        "up-samples by resize-convolution (no transposed-convolution checkerboard). compact: "
-        "nothing at full size, about a ninth of the ResNet's arithmetic (for fast styles).",
-    ),
-    click.option(
-        "--depth",
-        type=click.IntRange(1),
-        help="ResNet blocks (9; compact 4) or U-Net downsamplings (8).",
-    ),
-    click.option("--ngf", type=click.IntRange(1), help=f"Generator width ({_defaults('ngf')})."),
-    click.option("--norm", type=click.Choice(NORMS)),
-    click.option(
-        "--epochs", type=click.IntRange(0), help=f"Epochs at full rate ({_defaults('epochs')})."
-    ),
-    click.option(
-        "--decay-epochs",
-        type=click.IntRange(0),
-        help=f"Then linear decay to 0 ({_defaults('decay_epochs')}).",
-    ),
-    click.option("--steps-per-epoch", type=int, default=0, help="Default: one pass over the data."),
-    click.option("--batch-size", type=click.IntRange(1), help=f"({_defaults('batch_size')})"),
-    click.option("--lr", type=float, help=f"Adam's learning rate ({_defaults('lr')})."),
-    click.option("--crop-size", type=int, default=256, show_default=True),
-    click.option(
-        "--val-count",
-        type=click.IntRange(0),
-        help=f"Held-out images for validation and previews ({_defaults('val_count')}).",
-    ),
-    click.option("--preview-every", type=int, default=500, show_default=True),
-    click.option("--checkpoint-every", type=int, default=1000, show_default=True),
-    click.option(
-        "--keep-checkpoints",
-        type=click.IntRange(0),
-        default=3,
-        show_default=True,
-        help="Numbered checkpoints to keep, newest first (0: all). Rename one (best.pt, "
-        "say) to keep it for good.",
-    ),
-    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto"),
-    click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks."),
-    click.option(
-        "--workers", type=int, default=2, show_default=True, help="Data-loading processes."
-    ),
-    click.option(
-        "--init-from",
-        type=click.Path(path_type=str),
-        help="Start a new run from another run's (or checkpoint's) network weights, to "
-        "fine-tune at new settings; or from a preset or generator file (its generator "
-        "only, the rest fresh). Optimisers and schedule start afresh.",
-    ),
-    click.option("--seed", type=int, default=0, show_default=True),
     click.option("--device", default="auto", show_default=True),
     click.option("--stop-after", type=int, help="End this session after N steps (resume later)."),
     click.option("-q", "--quiet", is_flag=True),
 )
 
 
-def _train(settings: Settings | None, run_dir: Path, device: str, stop_after: int | None,
-           quiet: bool) -> None:  # fmt: skip
-    outcome = train(settings, run_dir, device=device, stop_after=stop_after,
-                    progress=not quiet, log=_say)  # fmt: skip
+def _train(
+    settings: Settings | None, run_dir: Path, device: str, stop_after: int | None, quiet: bool
+) -> None:
+    outcome = train(
+        settings, run_dir, device=device, stop_after=stop_after, progress=not quiet, log=_say
+    )
     _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
     if outcome.interrupted:
         sys.exit(128 + outcome.signal)
 
 
 def _settings(**options) -> Settings:
-    return Settings(**{k: v for k, v in options.items() if v is not None})
+    """The run's settings: the command line's, then the config's, then the defaults."""
+    config = click.get_current_context().meta.get("config", {})
+    given = {k: v for k, v in options.items() if v is not None}
+    return Settings(**(config | given))
 
 
 @click.command(context_settings=CONTEXT)
 @click.argument("data", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--paired", "task", flag_value="pix2pix", help="pix2pix: A/B files matched by name.")
 @click.option("--unpaired", "task", flag_value="cyclegan", help="CycleGAN: two unrelated sets.")
-@click.option("--aligned", is_flag=True, help="pix2pix from one folder of side-by-side AB images.")
-@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True)
-@_SHARED
-@click.option("--load-size", type=int, default=286, show_default=True)
-@click.option("--lambda-l1", type=float, default=100.0, show_default=True)
-@click.option("--lambda-cycle", type=float, default=10.0, show_default=True)
-@click.option("--lambda-identity", type=float, default=0.5, show_default=True)
-@click.option("--gan-loss", type=click.Choice(["lsgan", "vanilla"]))
-def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_, **opts):
+@_training_options("train")
+def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, **opts):
     """Train a generator from folders of images.
 
     \b
@@ -181,34 +176,15 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, compile_,
     if data:
         if not task:
             raise click.UsageError("say --paired, --aligned or --unpaired")
-        settings = _settings(task=task, data=[str(d) for d in data], aligned=aligned,
-                             compile=compile_, **opts)  # fmt: skip
+        settings = _settings(task=task, data=[str(d) for d in data], aligned=aligned, **opts)
     _train(settings, run_dir, device, stop_after, quiet)
-
-
-class _Sizes(click.ParamType):
-    """``256,384`` on the command line, or a list from ``--config``."""
-
-    name = "PX,PX..."
-
-    def convert(self, value, param, ctx) -> list[int]:
-        try:
-            sizes = [int(v) for v in (value if isinstance(value, list) else value.split(","))]
-        except (ValueError, TypeError):
-            self.fail(f"{value!r}: comma-separated pixel counts, as 256,384", param, ctx)
-        if not sizes or min(sizes) < 16:
-            self.fail(f"{value!r}: sizes of at least 16 px", param, ctx)
-        return sizes
 
 
 @click.command(context_settings=CONTEXT)
 @click.argument("teacher")
 @click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_SHARED
-@click.option("--sizes", type=_Sizes(),
-              help="Shorter sides (px) the photos are resized to, one drawn at random per crop "
-              f"(default {','.join(map(str, DISTILL_DEFAULTS['sizes']))}).")  # fmt: skip
-def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, compile_, **opts):
+@_training_options("distill")
+def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, **opts):
     """Distill TEACHER into a small, fast generator that gives the same outputs on PHOTOS.
 
     \b
@@ -223,16 +199,19 @@ def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, compile_, *
     input | teacher | student | difference; validation reports the student's PSNR and SSIM to
     the teacher on held-out photos.
     """
-    settings = _settings(task="distill", teacher=teacher, data=[str(p) for p in photos],
-                         compile=compile_, **opts)  # fmt: skip
+    settings = _settings(task="distill", teacher=teacher, data=[str(p) for p in photos], **opts)
     _train(settings, run_dir, device, stop_after, quiet)
 
 
 @click.command(context_settings=CONTEXT)
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--name", required=True, help="Preset name (folder presets/NAME/).")
-@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB",
-              help="CycleGAN: which generator to export.")  # fmt: skip
+@click.option(
+    "--direction",
+    type=click.Choice(["AtoB", "BtoA"]),
+    default="AtoB",
+    help="CycleGAN: which generator to export.",
+)
 @click.option("--description", default="", help="One line for stylize --list-presets.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Presets folder.")
 @click.option(
@@ -240,16 +219,30 @@ def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, compile_, *
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON object of more manifest fields (data sources, licence notes, status).",
 )
-@click.option("--weights-format", type=click.Choice(WEIGHT_FORMATS), default="pth",
-              show_default=True, help="File format of the preset's weights.")  # fmt: skip
-@click.option("--onnx", is_flag=True,
-              help="Also write export/NAME.onnx (opset 18, dynamic size; images in [0, 1] in "
-              "and out) for ONNX Runtime and other tools.")  # fmt: skip
-@click.option("--checkpoint", default="latest", show_default=True, metavar="latest|best|STEP",
-              help="Which checkpoint: best is the kept one with the best validation (pix2pix: "
-              "lowest L1; distill: highest PSNR), early stopping after the fact.")  # fmt: skip
-def export_cmd(run_dir, name, direction, description, output, about, weights_format, onnx,
-               checkpoint):  # fmt: skip
+@click.option(
+    "--weights-format",
+    type=click.Choice(WEIGHT_FORMATS),
+    default="pth",
+    show_default=True,
+    help="File format of the preset's weights.",
+)
+@click.option(
+    "--onnx",
+    is_flag=True,
+    help="Also write export/NAME.onnx (opset 18, dynamic size; images in [0, 1] in "
+    "and out) for ONNX Runtime and other tools.",
+)
+@click.option(
+    "--checkpoint",
+    default="latest",
+    show_default=True,
+    metavar="latest|best|STEP",
+    help="Which checkpoint: best is the kept one with the best validation (pix2pix: "
+    "lowest L1; distill: highest PSNR), early stopping after the fact.",
+)
+def export_cmd(
+    run_dir, name, direction, description, output, about, weights_format, onnx, checkpoint
+):
     """Export a run's generator as a preset (plus a reference-compatible .pth).
 
     The manifest records the architecture, data folders and counts, schedule, steps, hardware,
@@ -264,9 +257,17 @@ def export_cmd(run_dir, name, direction, description, output, about, weights_for
             raise click.BadParameter(f"{about}: {e}") from None
         if not isinstance(extra, dict):
             raise click.BadParameter(f"{about}: expected a JSON object")
-    folder = export_preset(run_dir, name, direction=direction, description=description,
-                           out_dir=output, extra=extra, weights_format=weights_format, onnx=onnx,
-                           checkpoint=checkpoint)  # fmt: skip
+    folder = export_preset(
+        run_dir,
+        name,
+        direction=direction,
+        description=description,
+        out_dir=output,
+        extra=extra,
+        weights_format=weights_format,
+        onnx=onnx,
+        checkpoint=checkpoint,
+    )
     _say(f"wrote {folder}")
 
 
@@ -281,13 +282,24 @@ def sketchify_cmd(photos, sketches):
 @click.command(context_settings=CONTEXT)
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--size", type=click.IntRange(16, 4096), default=256, show_default=True,
-              help="Images are resized to SIZE x SIZE, as in validation.")  # fmt: skip
-@click.option("--grid", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a PNG of before/after rows here.")  # fmt: skip
+@click.option(
+    "--size",
+    type=click.IntRange(16, 4096),
+    default=256,
+    show_default=True,
+    help="Images are resized to SIZE x SIZE, as in validation.",
+)
+@click.option(
+    "--grid",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a PNG of before/after rows here.",
+)
 @click.option("--grid-rows", type=click.IntRange(1), default=8, show_default=True)
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A numbered checkpoint instead of the latest.")  # fmt: skip
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A numbered checkpoint instead of the latest.",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
@@ -302,9 +314,18 @@ def evaluate_cmd(run_dir, folders, size, grid, grid_rows, checkpoint, batch_size
     pix2pix the L1 and PSNR of the output against the target. Folders are laid out as for
     training.
     """
-    result = evaluate_run(run_dir, list(folders), size=size, batch_size=batch_size, grid=grid,
-                          grid_rows=grid_rows, checkpoint=checkpoint, device=device,
-                          progress=sys.stderr.isatty(), log=_say)  # fmt: skip
+    result = evaluate_run(
+        run_dir,
+        list(folders),
+        size=size,
+        batch_size=batch_size,
+        grid=grid,
+        grid_rows=grid_rows,
+        checkpoint=checkpoint,
+        device=device,
+        progress=sys.stderr.isatty(),
+        log=_say,
+    )
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(result)))
         return

@@ -99,8 +99,13 @@ def to_unit(x: torch.Tensor) -> torch.Tensor:
 class PairedData(Dataset):
     """(A, B) pairs; the same crop and flip for both. Items come as ``(index, seed)``."""
 
-    def __init__(self, pairs: list[tuple[Path, Path] | Path], augment: Augment, train: bool,
-                 direction: str = "AtoB") -> None:  # fmt: skip
+    def __init__(
+        self,
+        pairs: list[tuple[Path, Path] | Path],
+        augment: Augment,
+        train: bool,
+        direction: str = "AtoB",
+    ) -> None:
         self.pairs = pairs
         self.tf = augment.transform(train)
         self.swap = direction == "BtoA"
@@ -201,8 +206,9 @@ def split_holdout(items: list, count: int) -> tuple[list, list]:
     return [x for i, x in enumerate(items) if i not in held], [items[i] for i in sorted(held)]
 
 
-def folder_items(paired: bool, aligned: bool, roots: list[Path],
-                 warn: Callable[[str], None], min_side: int = 0):  # fmt: skip
+def folder_items(
+    paired: bool, aligned: bool, roots: list[Path], warn: Callable[[str], None], min_side: int = 0
+):
     """The images in ``roots``, as given: one folder of side-by-side AB files (``aligned``),
     pairs matched by name (``paired``), or a list per side."""
     if aligned:
@@ -217,8 +223,9 @@ def folder_items(paired: bool, aligned: bool, roots: list[Path],
     return tuple(list(side) for side in sides)
 
 
-def two_folder_items(paired: bool, aligned: bool, folders: list[str], warn: Callable[[str], None],
-                     min_side: int):  # fmt: skip
+def two_folder_items(
+    paired: bool, aligned: bool, folders: list[str], warn: Callable[[str], None], min_side: int
+):
     """Training items and, where the layout names them (``val/`` beside ``train/``, or
     ``testA/`` and ``testB/`` beside ``trainA/`` and ``trainB/``), held-out ones, else None."""
     roots = [Path(d) for d in folders]
@@ -234,6 +241,7 @@ def two_folder_items(paired: bool, aligned: bool, folders: list[str], warn: Call
         root = roots[0]
         roots = [root / "trainA", root / "trainB"]
         if (root / "testA").is_dir() and (root / "testB").is_dir():
-            val_items = folder_items(paired, aligned, [root / "testA", root / "testB"], warn,
-                                     min_side)  # fmt: skip
+            val_items = folder_items(
+                paired, aligned, [root / "testA", root / "testB"], warn, min_side
+            )
     return folder_items(paired, aligned, roots, warn, min_side), val_items

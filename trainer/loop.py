@@ -7,19 +7,18 @@ the same weights as never stopping.
 
 from __future__ import annotations
 
-import os
 import platform
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
+from stylizer.distributed import distributed
 from stylizer.errors import StylizeError
 from stylizer.progress import Progress
 from stylizer.signals import STOP_SIGNALS, Stopped, ignored
@@ -85,38 +84,6 @@ def training_device(name: str = "auto") -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise StylizeError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
-
-
-@contextmanager
-def distributed(requested: torch.device) -> Iterator[tuple[int, int, torch.device]]:
-    """Rank, world size and this rank's device: under torchrun, the GPU of its LOCAL_RANK (made
-    current before the process group starts, and named to it, so NCCL never guesses) with
-    NCCL, or the CPU with gloo when the CPU was asked for; otherwise (0, 1, ``requested``).
-
-    A process group started here is ended here: left to interpreter shutdown, gloo's worker
-    threads can abort the process (SIGABRT) after training has finished."""
-    if int(os.environ.get("WORLD_SIZE", 1)) < 2:
-        yield 0, 1, requested
-        return
-    device, backend, device_id = requested, "gloo", None
-    if requested.type == "cuda":
-        local, count = int(os.environ.get("LOCAL_RANK", 0)), torch.cuda.device_count()
-        if local >= count:
-            raise StylizeError(
-                f"LOCAL_RANK {local}, but this machine has {count} GPU(s): start at most {count} "
-                "processes a node (torchrun --nproc_per_node), or train on the CPU (--device cpu)"
-            )
-        device = device_id = torch.device("cuda", local)
-        torch.cuda.set_device(device)
-        backend = "nccl"
-    started = not torch.distributed.is_initialized()
-    if started:
-        torch.distributed.init_process_group(backend, device_id=device_id)
-    try:
-        yield torch.distributed.get_rank(), torch.distributed.get_world_size(), device
-    finally:
-        if started:
-            torch.distributed.destroy_process_group()
 
 
 class _StopRequest:
@@ -224,8 +191,14 @@ def _session(
                 at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
                 log(f"starting from {what} of {origin['from']}{at}")
 
-    task.prepare(train_set, val_set, log if rank == 0 else lambda m: None, progress and rank == 0,
-                 rank, world)  # fmt: skip
+    task.prepare(
+        train_set,
+        val_set,
+        log if rank == 0 else lambda m: None,
+        progress and rank == 0,
+        rank,
+        world,
+    )
     loader = DataLoader(
         train_set,
         batch_size=s.batch_size,
@@ -241,8 +214,9 @@ def _session(
 
     def checkpoint(keep: bool) -> None:
         if rank == 0:
-            run.save_checkpoint({"task": task.state_dict(), "step": step}, step, keep,
-                                s.keep_checkpoints)  # fmt: skip
+            run.save_checkpoint(
+                {"task": task.state_dict(), "step": step}, step, keep, s.keep_checkpoints
+            )
 
     def preview() -> None:
         if rank != 0 or val_batch is None:
@@ -271,8 +245,16 @@ def _session(
             if rank == 0 and (step % LOG_EVERY == 0 or step == end):
                 losses = {k: float(v) for k, v in losses.items()}  # the one host sync
                 rate = (step - started) / max(time.monotonic() - t0, 1e-9)
-                run.log({"step": step, "kind": "train", "epoch": epoch, "lr": s.lr * lr_factor(s, epoch),
-                         "steps_per_s": rate, **losses})  # fmt: skip
+                run.log(
+                    {
+                        "step": step,
+                        "kind": "train",
+                        "epoch": epoch,
+                        "lr": s.lr * lr_factor(s, epoch),
+                        "steps_per_s": rate,
+                        **losses,
+                    }
+                )
                 bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:4]})
             bar.update()
             if step % s.preview_every == 0 or step == total:

@@ -69,5 +69,5 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(
         structural_similarity_index_measure(
             (a.float() + 1) / 2, (b.float() + 1) / 2, data_range=1.0
-        )  # fmt: skip
+        )
     )

@@ -37,8 +37,7 @@ _FULL_BYTES = 64 * 2**20
 def write_grid(path: Path, images: torch.Tensor, columns: int, padding: int = 4) -> None:
     """Images in [-1, 1] as rows of ``columns`` (a task's preview row) on white, written
     atomically."""
-    grid = make_grid(images.float().cpu().clamp(-1, 1), nrow=columns, padding=padding,
-                     pad_value=1)  # fmt: skip
+    grid = make_grid(images.float().cpu().clamp(-1, 1), nrow=columns, padding=padding, pad_value=1)
     pixels = ((grid + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     write_image(path, Picture(pixels))
 
@@ -223,8 +222,10 @@ class RunFolder:
                     state = self.load_checkpoint(path)
                 except StylizeError:
                     continue
-                log(f"{damaged}; resuming from {path.name} (step {step}) instead, which loses "
-                    f"up to {max(0, logged - step)} steps (the log reached step {logged})")  # fmt: skip
+                log(
+                    f"{damaged}; resuming from {path.name} (step {step}) instead, which loses "
+                    f"up to {max(0, logged - step)} steps (the log reached step {logged})"
+                )
                 return state
             raise StylizeError(
                 f"{damaged}; no intact numbered checkpoint to fall back on"

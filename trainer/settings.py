@@ -7,6 +7,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -14,52 +15,113 @@ from stylizer.errors import StylizeError
 from stylizer.models import GeneratorSpec, build_generator
 
 
+@dataclass(frozen=True)
+class Flag:
+    """How a setting appears on the ``stylize-train`` command line: its help, its click type
+    and, where only one command takes it, which (``train`` or ``distill``)."""
+
+    help: str = ""
+    type: Any = None
+    only: str | None = None
+
+
+def setting(default: Any = None, help: str = "", type: Any = None, only: str | None = None) -> Any:
+    """A field that is also a command-line option (``--NAME`` from the field's name)."""
+    if isinstance(default, list):
+        return field(
+            default_factory=lambda: list(default), metadata={"flag": Flag(help, type, only)}
+        )
+    return field(default=default, metadata={"flag": Flag(help, type, only)})
+
+
 @dataclass
 class Settings:
+    """One line per setting; those with a ``setting(...)`` are options of ``stylize-train``
+    (None: the task decides, ``Task.resolve``), the rest come from the command's arguments or a
+    ``--config`` file."""
+
     task: str = "cyclegan"  # "pix2pix", "cyclegan" or "distill"
     data: list[str] = field(default_factory=list)
-    aligned: bool = False
-    direction: str = "AtoB"
+    aligned: bool = setting(
+        False, "pix2pix from one folder of side-by-side AB images.", bool, only="train"
+    )
+    direction: str = setting("AtoB", "Which side is the input.", ("AtoB", "BtoA"), only="train")
     # generator / discriminator
-    arch: str = ""  # default: unet for pix2pix, resnet for cyclegan
-    depth: int = 0  # default: 8 (unet_256), 4 blocks (compact) or 9 blocks
-    ngf: int | None = None  # None here and below: the task's default
-    norm: str = ""  # default: batch for pix2pix, instance for cyclegan
+    arch: str = setting(
+        "",
+        "Default: unet (pix2pix), resnet (CycleGAN), compact (distill). resnet-resize: up-samples "
+        "by resize-convolution (no transposed-convolution checkerboard). compact: nothing at full "
+        "size, about a ninth of the ResNet's arithmetic (for fast styles).",
+        "generators",
+    )
+    depth: int | None = setting(None, "ResNet blocks (9; compact 4) or U-Net downsamplings (8).", 1)
+    ngf: int | None = setting(None, "Generator width (default 64; distill 24).", 1)
+    norm: str = setting("", "Default: batch (pix2pix), instance (CycleGAN, distill).", "norms")
     dropout: bool | None = None  # default: on for pix2pix
     ndf: int = 64
     d_layers: int = 3
     # objective
-    gan_loss: str = ""  # default: vanilla for pix2pix, lsgan for cyclegan
-    lambda_l1: float = 100.0
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
+    gan_loss: str = setting(
+        "", "Default: vanilla (pix2pix), lsgan (CycleGAN).", ("lsgan", "vanilla"), only="train"
+    )
+    lambda_l1: float = setting(
+        100.0, "pix2pix: weight of the L1 loss to the target.", float, only="train"
+    )
+    lambda_cycle: float = setting(10.0, "CycleGAN: weight of the cycle loss.", float, only="train")
+    lambda_identity: float = setting(
+        0.5, "CycleGAN: weight of the identity loss, relative to the cycle's.", float, only="train"
+    )
     pool_size: int = 50
     # optimisation
-    lr: float | None = None
+    lr: float | None = setting(None, "Adam's learning rate (default 0.0002; distill 0.001).", float)
     beta1: float | None = None
     beta2: float = 0.999
-    batch_size: int | None = None
-    epochs: int | None = None
-    decay_epochs: int | None = None
-    steps_per_epoch: int = 0  # 0: one pass over the data
+    batch_size: int | None = setting(None, "Images per step (default 1; distill 4).", 1)
+    epochs: int | None = setting(None, "Epochs at full rate (default 100; distill 8).", 0)
+    decay_epochs: int | None = setting(None, "Then linear decay to 0 (default 100; distill 4).", 0)
+    steps_per_epoch: int = setting(0, "Steps per epoch; 0: one pass over the data.", 0)
     # data
-    load_size: int = 286
-    crop_size: int = 256
+    load_size: int = setting(286, "Images are resized to this before cropping.", 8, only="train")
+    crop_size: int = setting(256, "Side of the square crops trained on.", 8)
     flip: bool = True
-    val_count: int | None = None
-    workers: int = 2
+    val_count: int | None = setting(
+        None, "Held-out images for validation and previews (default 8; distill 16).", 0
+    )
+    workers: int = setting(2, "Data-loading processes.", 0)
     # bookkeeping
-    seed: int = 0
-    preview_every: int = 500
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3  # numbered checkpoints kept, newest first; 0 keeps every one
-    precision: str = "auto"  # auto, fp32, bf16
+    seed: int = setting(0, "Random seed.", int)
+    preview_every: int = setting(500, "Steps between previews.", 1)
+    checkpoint_every: int = setting(1000, "Steps between checkpoints.", 1)
+    keep_checkpoints: int = setting(
+        3,
+        "Numbered checkpoints to keep, newest first (0: all). Rename one (best.pt, say) to keep "
+        "it for good.",
+        0,
+    )
+    precision: str = setting(
+        "auto",
+        "auto is bf16 on a GPU that has it, else fp32; bf16 on a CPU ran 20x slower than fp32 "
+        "on an AMD EPYC with native bf16 (measured), so auto keeps CPUs in fp32.",
+        ("auto", "fp32", "bf16"),
+    )
     channels_last: bool = True
-    compile: bool = False
-    init_from: str = ""  # run, checkpoint, preset or generator file a new run starts from
+    compile: bool = setting(False, "torch.compile the networks.", bool)
+    init_from: str = setting(
+        "",
+        "Start a new run from another run's (or checkpoint's) network weights, to fine-tune at "
+        "new settings; or from a preset or generator file (its generator only, the rest fresh). "
+        "Optimisers and schedule start afresh.",
+        "path",
+    )
     # distillation
     teacher: str = ""  # preset, run folder or generator file the student learns from
-    sizes: list[int] | None = None  # shorter sides photos are resized to, drawn at random
+    sizes: list[int] | None = setting(
+        None,
+        "Shorter sides (px) the photos are resized to, one drawn at random per crop "
+        "(default 256,384).",
+        "sizes",
+        only="distill",
+    )
 
     def resolve(self) -> Settings:
         """Fill the defaults the task decides, then the architecture's, and check the values."""
@@ -93,5 +155,13 @@ class Settings:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise StylizeError(f"{path}: unreadable run settings ({e})") from None
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str) -> Settings:
+        """Settings from ``data``; a key that is no setting is an error that names it, so a
+        misspelt one is never dropped silently."""
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise StylizeError(f"{source}: unknown setting(s) {', '.join(unknown)}")
+        return cls(**data)

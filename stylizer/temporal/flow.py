@@ -59,8 +59,13 @@ class FlowSmoother(Smoother):
             weight = cv2.resize(
                 (visible * (255 * self.strength)).astype(np.uint8), (w, h), cv2.INTER_LINEAR
             )
-            moved = cv2.remap(self.prev_out, sample_map(flow, w, h), None, cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+            moved = cv2.remap(
+                self.prev_out,
+                sample_map(flow, w, h),
+                None,
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
             result = blend(moved.reshape(out.shape), out, weight)
         return result
 

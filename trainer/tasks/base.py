@@ -85,8 +85,9 @@ class Task:
         """Held-out data from ``roots`` at ``size`` px, for ``stylize-train evaluate``."""
         raise NotImplementedError
 
-    def prepare(self, train_set: Dataset, val_set: Dataset, log: Warn, progress: bool, rank: int,
-                world: int) -> None:  # fmt: skip
+    def prepare(
+        self, train_set: Dataset, val_set: Dataset, log: Warn, progress: bool, rank: int, world: int
+    ) -> None:
         """Work a session does before its first step (every rank of ``world`` calls it)."""
 
     def record(self) -> dict:

@@ -83,8 +83,15 @@ class DistillData(Dataset):
     pixels ("B", read from the cache). Without a cache folder (held-out photos scored by
     ``evaluate``, where the teacher runs on the fly) the items hold the photo alone."""
 
-    def __init__(self, photos: list[Path], sizes: list[int], crop: int, flip: bool,
-                 train: bool, cache: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        photos: list[Path],
+        sizes: list[int],
+        crop: int,
+        flip: bool,
+        train: bool,
+        cache: Path | None = None,
+    ) -> None:
         self.photos, self.sizes, self.crop, self.flip = photos, sizes, crop, flip
         self.train, self.cache = train, cache
 
@@ -109,8 +116,10 @@ class DistillData(Dataset):
             images.append(load_rgb(self.target_path(i, size)))
         h, w = images[0].shape[1:]
         if images[-1].shape != images[0].shape:
-            raise StylizeError(f"{self.target_path(i, size)}: not the teacher's output for "
-                               f"{self.photos[i]} (another size); delete the run's teacher/")  # fmt: skip
+            raise StylizeError(
+                f"{self.target_path(i, size)}: not the teacher's output for "
+                f"{self.photos[i]} (another size); delete the run's teacher/"
+            )
         if self.train:
             top = int(torch.randint(h - self.crop + 1, (1,), generator=gen))
             left = int(torch.randint(w - self.crop + 1, (1,), generator=gen))
@@ -149,8 +158,10 @@ class Distill(Task):
         if not train:
             raise StylizeError("no photos left to train on")
         cache = run_root / "teacher"
-        sets = (DistillData(train, s.sizes, s.crop_size, s.flip, True, cache / "train"),
-                DistillData(val, s.sizes, s.crop_size, False, False, cache / "val"))  # fmt: skip
+        sets = (
+            DistillData(train, s.sizes, s.crop_size, s.flip, True, cache / "train"),
+            DistillData(val, s.sizes, s.crop_size, False, False, cache / "val"),
+        )
         _check_budget(sets, found)
         return sets
 
@@ -193,8 +204,13 @@ class Distill(Task):
             write_atomic(record, (json.dumps(key) + "\n").encode())
         if world > 1:
             torch.distributed.barrier()  # the cache is cleared before any rank fills it
-        todo = [(data, i, size) for data in sets for size in data.sizes_used()
-                for i in range(len(data)) if not data.target_path(i, size).is_file()]  # fmt: skip
+        todo = [
+            (data, i, size)
+            for data in sets
+            for size in data.sizes_used()
+            for i in range(len(data))
+            if not data.target_path(i, size).is_file()
+        ]
         if todo:
             log(f"computing the teacher's output for {len(todo)} photo sizes (once per run)")
             bar = Progress("teacher outputs", "image", len(todo[rank::world]), progress)

@@ -32,8 +32,10 @@ class Pix2Pix(ReferenceTask):
         if not items:
             raise StylizeError("no training pairs left")
         aug = Augment(s.load_size, s.crop_size, s.flip)
-        return (PairedData(items, aug, True, s.direction),
-                PairedData(val_items[: s.val_count], aug, False, s.direction))  # fmt: skip
+        return (
+            PairedData(items, aug, True, s.direction),
+            PairedData(val_items[: s.val_count], aug, False, s.direction),
+        )
 
     @classmethod
     def evaluation_data(cls, s, roots, size, warn):

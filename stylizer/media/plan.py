@@ -1,4 +1,4 @@
-"""Media sources: which files to stylize and where each result goes.
+"""The plan of a run over files: which to stylize and where each result goes.
 
 Inputs are image or video files, folders (searched recursively; results keep the relative sub-paths) or glob
 patterns. Without ``-o`` a result lands beside its input as ``NAME_TAG.EXT`` (a folder becomes
@@ -11,16 +11,11 @@ import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .images import IMAGE_EXTENSIONS, is_image_path
-from .video import VIDEO_EXTENSIONS, is_video_path
+from ..images import IMAGE_EXTENSIONS, is_image_path
+from .engine import Job
+from .formats import VIDEO_EXTENSIONS, is_video_path
 
 _GLOB_CHARS = set("*?[")
-
-
-@dataclass(frozen=True)
-class Job:
-    source: Path
-    target: Path
 
 
 @dataclass
