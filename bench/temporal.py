@@ -18,8 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from clips import camera_move
 
-from stylizer.flicker import camera_move, measure_flicker, video_frames
+from stylizer.flicker import measure_flicker, video_frames
 from stylizer.inference import Stylizer
 from stylizer.options import InferenceOptions
 from stylizer.temporal import SMOOTHERS, make_smoother

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -26,6 +28,8 @@ from .pipeline import stylize_files, stylize_stream
 from .presets import Preset, list_presets
 from .signals import Stopped, stop_signals_unwind
 from .temporal import SMOOTHERS
+
+T = TypeVar("T")
 
 _EXTS = sorted({e.lstrip(".") for e in IMAGE_EXTENSIONS})
 
@@ -109,6 +113,12 @@ def _origin_line(p: Preset) -> str:
         published = f"; {source['checksum']}" if ":" in p.name else ""
         return f"added from {source.get('from', '?')}{published}"
     return kind
+
+
+def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
+    """The option object ``kind`` from the command line's options of the same names."""
+    names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    return kind(**({k: v for k, v in options.items() if k in names} | given))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -240,33 +250,11 @@ def cli(
     preset: str | None,
     weights: str | None,
     output: str | None,
-    ext: str | None,
-    size: int | None,
-    max_size: int | None,
-    device: str,
-    backend: str,
-    precision: str,
-    batch_size: int,
-    tile: int,
-    memory_mb: int | None,
-    max_pixels: int | None,
-    bn_stats: str,
-    codec: str | None,
-    crf: int | None,
-    encoder_preset: str | None,
-    pix_fmt: str | None,
-    stream_format: str | None,
-    reencode_audio: bool,
-    temporal: str,
-    temporal_strength: float | None,
-    keep_partial: bool,
     raw: str | None,
-    benchmark: bool,
-    overwrite: bool,
     quiet: bool,
-    debug: bool,
     list_presets: bool,
     inspect: bool,
+    **options: Any,
 ) -> None:
     """Stylize images and videos with a CycleGAN or pix2pix generator.
 
@@ -293,64 +281,43 @@ def cli(
         raise click.UsageError("give --preset or --weights, not both")
     if not preset and not weights:
         raise click.UsageError("choose a style with --preset NAME or --weights FILE")
-    source = weights or preset
+    source: str = weights or preset or ""
     if inspect:
         click.echo(f"{source}: {load_generator(source).spec.describe()}")
         return
     if not inputs:
         raise click.UsageError("no INPUTS given (files, folders or glob patterns)")
-    inference = InferenceOptions(
-        device=device,
-        backend=backend,
-        precision=precision,
-        batch_size=batch_size,
-        tile=tile or None,
-        memory_mb=memory_mb,
-        bn_stats=bn_stats,
-    )
-    video = VideoOptions(
-        codec=codec,
-        crf=crf,
-        encoder_preset=encoder_preset,
-        pix_fmt=pix_fmt,
-        keep_partial=keep_partial,
-        stream_format=stream_format,
-        reencode_audio=reencode_audio,
-    )
-    smoothing = TemporalOptions(temporal=temporal, temporal_strength=temporal_strength)
-    run = RunOptions(overwrite=overwrite, benchmark=benchmark, progress=not quiet, debug=debug)
+    tag = (preset or Path(source).stem).replace(":", "-")
+    _stylize(list(inputs), source, output, raw, tag, quiet, options)
+
+
+def _stylize(
+    inputs: list[str],
+    source: str,
+    output: str | None,
+    raw: str | None,
+    tag: str,
+    quiet: bool,
+    options: dict[str, Any],
+) -> None:
+    """What ``cli`` does once it has INPUTS and a style: through pipes, or over files."""
+    inference = _picked(InferenceOptions, options, tile=options["tile"] or None)
+    video = _picked(VideoOptions, options)
+    smoothing = _picked(TemporalOptions, options)
+    run = _picked(RunOptions, options, progress=not quiet)
     if "-" in inputs or output == "-" or raw:
         if len(inputs) != 1:
             raise click.UsageError("a pipe takes one INPUT: '-' (standard input) or a video file")
-        stylize_stream(
-            inputs[0],
-            output,
-            source,
-            raw=raw,
-            inference=inference,
-            video=video,
-            temporal=smoothing,
-            run=run,
-            log=(lambda m: None) if quiet else _err,
-        )
+        log = (lambda m: None) if quiet else _err
+        stylize_stream(inputs[0], output, source, raw=raw, inference=inference, video=video,
+                       temporal=smoothing, run=run, log=log)  # fmt: skip
         return
-    if stream_format:
+    if video.stream_format:
         raise click.UsageError("--format is for '-o -'; files take their format from the extension")
-    images = ImageOptions(
-        size=size, max_size=max_size, max_pixels=max_pixels, ext=f".{ext}" if ext else None
-    )
-    summary = stylize_files(
-        list(inputs),
-        source,
-        output,
-        tag=(preset or Path(weights).stem).replace(":", "-"),
-        inference=inference,
-        images=images,
-        video=video,
-        temporal=smoothing,
-        run=run,
-        log=_err,
-    )
+    ext = options["ext"]
+    images = _picked(ImageOptions, options, ext=f".{ext}" if ext else None)
+    summary = stylize_files(inputs, source, output, tag=tag, inference=inference, images=images,
+                            video=video, temporal=smoothing, run=run, log=_err)  # fmt: skip
     if not quiet and int(os.environ.get("RANK", 0)) == 0:  # under torchrun: merged, said once
         _err(summary.line())
     if summary.failed:
@@ -415,6 +382,7 @@ def presets_add(weights: Path, name: str, description: str) -> None:
     """Install the generator in WEIGHTS (any file stylize can load) as preset NAME. With the name
     of a published reference model, installs that model from a file downloaded by hand."""
     preset = add_preset(weights, name, description)
+    assert preset.spec is not None  # installing loads it, so it has one
     click.echo(f"installed preset {preset.name} ({preset.spec.describe()}) in {preset.folder}")
 
 

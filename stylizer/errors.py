@@ -20,11 +20,18 @@ def failure_message(name: str, error: Exception, debug: bool = False) -> str:
     return f"{name}: {internal_error(error, debug)}"
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of what ``error`` says, or its type's name when it says nothing."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def internal_error(error: Exception, debug: bool | None = False) -> str:
     """``internal error: Type: message``, then the traceback when ``debug``; with ``debug``
     None the command has no ``--debug`` flag to point to."""
-    first = (str(error).strip().splitlines() or [""])[0]
-    line = f"internal error: {type(error).__name__}" + (f": {first}" if first else "")
+    first = first_line(error)
+    line = f"internal error: {type(error).__name__}" + (
+        f": {first}" if first != type(error).__name__ else ""
+    )
     if debug is None:
         return line
     if not debug:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .images import to_8bit
+
 #: DIS presets by name, fastest first.
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -28,8 +30,7 @@ def to_gray(frame: np.ndarray, scale: float = 1.0) -> np.ndarray:
         frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     elif frame.ndim == 3:
         frame = frame[:, :, 0]
-    if frame.dtype != np.uint8:
-        frame = (frame >> 8).astype(np.uint8)
+    frame = to_8bit(frame)
     if scale != 1.0:
         h, w = frame.shape
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
@@ -41,7 +42,7 @@ def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "fast") -> np.ndarray:
     """Flow from grey frame ``a`` to grey frame ``b`` (one DIS instance per thread and preset)."""
     cache = _local.__dict__.setdefault("dis", {})
     if preset not in cache:
-        cache[preset] = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        cache[preset] = cv2.DISOpticalFlow.create(DIS_PRESETS[preset])
     return cache[preset].calc(a, b, None)
 
 
@@ -65,7 +66,7 @@ def coarse_map(flow: np.ndarray, width: int | None = None, height: int | None = 
     image: resized linearly (``cv2.resize`` or ``upsample``), it is the full map."""
     h, w = flow.shape[:2]
     sx, sy = (width or w) / w, (height or h) / h
-    m = flow * np.float32([sx, sy])
+    m = flow * np.array([sx, sy], np.float32)
     m[..., 0] += (np.arange(w, dtype=np.float32) + 0.5) * sx - 0.5
     m[..., 1] += ((np.arange(h, dtype=np.float32) + 0.5) * sy - 0.5)[:, None]
     return m

@@ -63,6 +63,13 @@ class Picture:
         return [Picture(self.color, self.alpha), *self.more_pages]
 
 
+def to_8bit(samples: np.ndarray) -> np.ndarray:
+    """16-bit samples as 8-bit ones (65535 -> 255, the scale of 257 that 8-bit-to-16 uses)."""
+    if samples.dtype == np.uint8:
+        return samples
+    return (samples // 257).astype(np.uint8)
+
+
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
@@ -143,18 +150,18 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int | None = None
     buffer = np.frombuffer(data, np.uint8)
     try:
         if header and header.pages > 1:
-            ok, pages = cv2.imdecodemulti(buffer, cv2.IMREAD_UNCHANGED)
-            pages = list(pages) if ok else []
+            ok, found = cv2.imdecodemulti(buffer, cv2.IMREAD_UNCHANGED)
+            decoded = list(found) if ok else []
         else:
             page = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-            pages = [] if page is None else [page]
+            decoded = [] if page is None else [page]
     except cv2.error as e:
         detail = (str(e).strip().splitlines() or ["OpenCV refused it"])[-1].strip()
         raise StylizeError(f"{name}: not a readable image ({detail})") from None
-    if not pages or any(p.size == 0 for p in pages):
+    if not decoded or any(p.size == 0 for p in decoded):
         raise StylizeError(f"{name}: not a readable image (corrupt or unsupported format)")
     orientation = header.orientation if header else 1
-    first, *more = [_picture(p, orientation, name) for p in pages]
+    first, *more = [_picture(p, orientation, name) for p in decoded]
     first.more_pages = more
     return first
 
@@ -179,7 +186,7 @@ def _encodable(picture: Picture, ext: str) -> np.ndarray:
     if alpha is not None and ext not in _NO_ALPHA:
         color = np.dstack([color, alpha.astype(color.dtype)])
     if color.dtype == np.uint16 and ext in _8BIT_ONLY:
-        color = (color // 257).astype(np.uint8)
+        color = to_8bit(color)
     return color
 
 

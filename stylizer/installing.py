@@ -24,7 +24,7 @@ from filelock import FileLock
 from .catalogue import CATALOGUE, CatalogueEntry, catalogue_entry
 from .download import Digests, download
 from .errors import StylizeError
-from .files import ordinary_mode, write_atomic
+from .files import atomic_folder, write_atomic
 from .models import frame_flops
 from .presets import (
     BUILTIN_DIR,
@@ -182,9 +182,7 @@ def _install(
     _check_digests(name, digests, entry)  # before unpickling anything
     spec = load_weights(weights).spec  # refuses anything that is not a generator we know
     root = user_presets_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder_name}.", suffix=".part", dir=root))
-    try:  # a folder of this install's own until it is complete
+    with atomic_folder(root / folder_name) as tmp:  # this install's own until complete
         stored = tmp / f"generator{weights.suffix or '.pth'}"
         (shutil.move if move else shutil.copyfile)(weights, stored)
         manifest = {
@@ -201,13 +199,8 @@ def _install(
             },
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        ordinary_mode(tmp)
         if entry is not None:  # recorded first: a stop after the rename leaves no gap
             _record_sha256(name, digests.sha256)
-        tmp.rename(root / folder_name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return Preset.read(root / folder_name)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -72,9 +73,9 @@ class StatsCollector:
         self.sums: list[torch.Tensor] | None = None
         self.region: tuple[int, int, int, int, int] | None = None  # core y0, y1, x0, x1, tile h
 
-    def add(self, layer: nn.Module, x: torch.Tensor) -> None:
+    def add(self, layer: object, x: torch.Tensor) -> None:
         if self.layer is None:
-            self.order.append(layer)
+            self.order.append(cast(nn.Module, layer))
             return
         if layer is not self.layer:
             return
@@ -88,6 +89,7 @@ class StatsCollector:
         raise _StopForward
 
     def statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        assert self.sums is not None, "statistics before any tile"
         s, sq, n = self.sums
         mean = s / n
         return mean.float(), (sq / n - mean * mean).clamp_min(0).float()
@@ -123,8 +125,8 @@ def tiled_forward(model: Generator, x: torch.Tensor, core: int) -> torch.Tensor:
     if x.shape[0] != 1:
         return torch.cat([tiled_forward(model, xi[None], core) for xi in x])
     multiple = model.size_multiple
-    tiles = tile_grid(*x.shape[-2:], core, model.halo, multiple)
-    norms = [m for m in model.modules() if isinstance(m, WholeImageStats)]
+    tiles = tile_grid(x.shape[-2], x.shape[-1], core, model.halo, multiple)
+    norms: list[WholeImageStats] = [m for m in model.modules() if isinstance(m, WholeImageStats)]
     stats: dict = {}
     if norms:
         probe = StatsCollector()
@@ -149,4 +151,5 @@ def tiled_forward(model: Generator, x: torch.Tensor, core: int) -> torch.Tensor:
             if out is None:
                 out = y.new_empty((1, y.shape[1], *x.shape[-2:]))
             out[..., y0:y1, x0:x1] = y[..., y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
+    assert out is not None, "no tiles"
     return out

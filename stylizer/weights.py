@@ -11,7 +11,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from .errors import StylizeError
+from .errors import StylizeError, first_line
 from .files import atomic_output
 from .models import GENERATORS, Generator, GeneratorSpec, build_generator, set_bn_per_image
 from .models.patchgan import looks_like_discriminator
@@ -33,7 +33,7 @@ def state_digest(state: object) -> str:
         if torch.is_tensor(value):
             t = value.detach().cpu().contiguous()
             digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
-            digest.update(t.reshape(-1).view(torch.uint8).numpy())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
         elif isinstance(value, dict):
             for key in sorted(value, key=str):
                 digest.update(repr(key).encode())
@@ -109,8 +109,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"run code when opened ({blocked[-1]})"
         ) from None
     except Exception as e:  # arbitrary bytes can fail anywhere in the unpickler (KeyError, ...)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise StylizeError(f"{path}: not a readable PyTorch weight file ({first})") from None
+        raise StylizeError(
+            f"{path}: not a readable PyTorch weight file ({first_line(e)})"
+        ) from None
     return _tensors_of(obj, path)
 
 
@@ -118,8 +119,7 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return safetensors.torch.load_file(path)
     except Exception as e:  # SafetensorError, or an OSError from a damaged header
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise StylizeError(f"{path}: not a readable safetensors file ({first})") from None
+        raise StylizeError(f"{path}: not a readable safetensors file ({first_line(e)})") from None
 
 
 def save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:

@@ -16,6 +16,7 @@ from stylizer.models import GeneratorSpec, build_generator
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parents[1] / "bench"))  # benchmark helpers
 
 
 class _Pipe(io.RawIOBase):

@@ -2,10 +2,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from clips import camera_move
 from conftest import SHARED, noise_image, run_main, write_video
 
 from stylizer.cli import flicker_main
-from stylizer.flicker import camera_move, measure_flicker, visible_mask
+from stylizer.flicker import measure_flicker, visible_mask
 from stylizer.flow import dis_flow, to_gray
 from stylizer.options import InferenceOptions, TemporalOptions
 from stylizer.pipeline import Stylizer, stylize_files

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -78,16 +79,16 @@ def _setting_option(f: dataclasses.Field) -> Callable:
     name = f"--{f.name.replace('_', '-')}"
     if flag.type is bool:
         return click.option(name, is_flag=True, default=None, help=flag.help)
+    kind: Any = flag.type  # float, int, or None (from the default)
     if isinstance(flag.type, tuple):
         kind = click.Choice(flag.type)
     elif isinstance(flag.type, str):
         kind = _NAMED_TYPES[flag.type]
-    elif flag.type in (float, int) or flag.type is None:
-        kind = flag.type
-    else:
+    elif flag.type not in (float, int, None):
         kind = click.IntRange(flag.type)
-    shown = {"default": f.default, "show_default": True} if f.default not in (None, "") else {}
-    return click.option(name, type=kind, help=flag.help, **shown)
+    if f.default in (None, ""):
+        return click.option(name, type=kind, help=flag.help)
+    return click.option(name, type=kind, help=flag.help, default=f.default, show_default=True)
 
 
 def _training_options(command: str) -> Callable:
@@ -138,7 +139,7 @@ def _train(
         settings, run_dir, device=device, stop_after=stop_after, progress=not quiet, log=_say
     )
     _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
-    if outcome.interrupted:
+    if outcome.signal is not None:
         sys.exit(128 + outcome.signal)
 
 

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Sampler
 from torchvision.transforms import v2
 
 from stylizer.errors import StylizeError
-from stylizer.images import is_image_path, read_image
+from stylizer.images import is_image_path, read_image, to_8bit
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -31,9 +31,7 @@ def image_files(folder: Path) -> list[Path]:
 
 def load_rgb(path: Path) -> torch.Tensor:
     """CHW uint8 RGB, whatever the file's depth or channel count."""
-    color = read_image(path).color
-    if color.dtype == np.uint16:
-        color = (color >> 8).astype(np.uint8)
+    color = to_8bit(read_image(path).color)
     if color.shape[2] == 1:
         color = np.repeat(color, 3, axis=2)
     return torch.from_numpy(np.ascontiguousarray(color)).permute(2, 0, 1)
@@ -166,7 +164,7 @@ class StepSampler(Sampler):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         n = self.start * self.world + self.rank
-        epoch, perm = -1, None
+        epoch, perm = -1, torch.arange(0)
         while True:
             if n // self.size != epoch:
                 epoch = n // self.size

@@ -77,7 +77,7 @@ def evaluate_run(
         write_grid(Path(grid), torch.cat(shown[:grid_rows]), len(task.preview_columns), padding=2)
     return Evaluation(
         step=step,
-        count=len(data),
+        count=len(data),  # type: ignore[arg-type]  # our datasets have a length
         size=size,
-        metrics={k: v / len(data) for k, v in sums.items()},
+        metrics={k: v / len(data) for k, v in sums.items()},  # type: ignore[arg-type]
     )

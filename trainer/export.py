@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 from stylizer.errors import StylizeError
-from stylizer.files import ordinary_mode, write_atomic
+from stylizer.files import atomic_folder
 from stylizer.images import is_image_path
 from stylizer.models import frame_flops
 from stylizer.onnx import export_onnx
@@ -19,6 +17,7 @@ from stylizer.presets import BUILTIN_DIR, MANIFEST
 from stylizer.weights import save_state_dict
 
 from .run import RunFolder
+from .settings import Settings
 from .tasks import TASKS
 
 #: File formats ``export_preset`` writes weights in.
@@ -58,18 +57,11 @@ def export_preset(
     step = run.restore(task, path)
     weights, spec = task.export(direction)
     folder = Path(out_dir or BUILTIN_DIR) / name
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part", dir=folder.parent))
-    try:  # a folder of this export's own until it is complete (two exports never share one)
+    with atomic_folder(folder) as tmp:  # this export's own until complete
         stored = {
             k: (v.half() if half and v.is_floating_point() else v) for k, v in weights.items()
         }
         save_state_dict(stored, tmp / f"generator.{weights_format}")
-        records = run.records()
-        val = [r for r in records if r.get("kind") == "val" and r["step"] <= step]
-        init = next((r for r in records if r.get("kind") == "init"), None)
-        train_rates = [r["steps_per_s"] for r in records if "steps_per_s" in r]
-        hardware = sorted({r["hardware"] for r in records if r.get("kind") == "session"})
         manifest = {
             "name": name,
             "description": description or f"{s.task} generator trained with stylize-train",
@@ -77,47 +69,49 @@ def export_preset(
             "architecture": spec.to_dict(),
             "gflop_per_720p_frame": round(frame_flops(spec) / 1e9, 1),
             "intended_input": f"photos; trained on {s.crop_size}px crops of images resized to {s.load_size}",
-            "training": {
-                "task": s.task,
-                "direction": direction,
-                "data": s.data,
-                "data_counts": {d: _count_images(Path(d)) for d in s.data},
-                "steps": step,
-                "checkpoint": chosen,
-                "initialized_from": init
-                and {
-                    "checkpoint": init["from"],
-                    "step": init["from_step"],
-                    "generator_only": init.get("generator_only", False),
-                },
-                "schedule": f"{s.epochs} epochs + {s.decay_epochs} decaying, "
-                f"{s.steps_per_epoch or 'one pass'} steps each",
-                "batch_size": s.batch_size,
-                "crop_size": s.crop_size,
-                "last_validation": {
-                    k: v for k, v in (val[-1] if val else {}).items() if k.startswith("val_")
-                },
-                "steps_per_s": train_rates[-1] if train_rates else None,
-                "hardware": hardware,
-                "wall_time_s": round(_training_seconds(records), 1),
-                "precision": s.precision,
-                "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            },
+            "training": _training_record(run, s, step, chosen) | {"direction": direction},
         }
         manifest |= task.record() | (extra or {})
-        write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
-        ordinary_mode(tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     full = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     for ext in dict.fromkeys(("pth", weights_format)):
         save_state_dict(full, run.root / "export" / f"{name}_net_G.{ext}")
     if onnx:
         export_onnx(task.generator_for(direction), run.root / "export" / f"{name}.onnx")
     return folder
+
+
+def _training_record(run: RunFolder, s: Settings, step: int, chosen: str) -> dict:
+    """What the manifest says about how the generator was trained, from the run's log."""
+    records = run.records()
+    val = [r for r in records if r.get("kind") == "val" and r["step"] <= step]
+    init = next((r for r in records if r.get("kind") == "init"), None)
+    train_rates = [r["steps_per_s"] for r in records if "steps_per_s" in r]
+    return {
+        "task": s.task,
+        "data": s.data,
+        "data_counts": {d: _count_images(Path(d)) for d in s.data},
+        "steps": step,
+        "checkpoint": chosen,
+        "initialized_from": init
+        and {
+            "checkpoint": init["from"],
+            "step": init["from_step"],
+            "generator_only": init.get("generator_only", False),
+        },
+        "schedule": f"{s.epochs} epochs + {s.decay_epochs} decaying, "
+        f"{s.steps_per_epoch or 'one pass'} steps each",
+        "batch_size": s.batch_size,
+        "crop_size": s.crop_size,
+        "last_validation": {
+            k: v for k, v in (val[-1] if val else {}).items() if k.startswith("val_")
+        },
+        "steps_per_s": train_rates[-1] if train_rates else None,
+        "hardware": sorted({r["hardware"] for r in records if r.get("kind") == "session"}),
+        "wall_time_s": round(_training_seconds(records), 1),
+        "precision": s.precision,
+        "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
 
 
 def _count_images(folder: Path) -> int:

@@ -11,14 +11,16 @@ import platform
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from stylizer.distributed import distributed
+from stylizer.engines import resolve_device
 from stylizer.errors import StylizeError
 from stylizer.progress import Progress
 from stylizer.signals import STOP_SIGNALS, Stopped, ignored
@@ -27,6 +29,7 @@ from .data import StepSampler
 from .run import RunFolder, start_from
 from .settings import Settings
 from .tasks import TASKS
+from .tasks.base import Task
 
 PREVIEW_SAMPLES = 4
 #: Steps between loss records (and the only host synchronisations of a GPU step).
@@ -52,6 +55,7 @@ class Outcome:
 
 def lr_factor(s: Settings, epoch: int) -> float:
     """Constant for ``epochs``, then linear decay to 0 over ``decay_epochs`` (the reference's)."""
+    assert s.epochs is not None and s.decay_epochs is not None, "settings not resolved"
     return 1.0 - max(0, epoch + 1 - s.epochs) / float(s.decay_epochs + 1)
 
 
@@ -76,16 +80,6 @@ def _cpuinfo() -> list[str]:
         return []
 
 
-def training_device(name: str = "auto") -> torch.device:
-    """``auto`` is the first GPU when there is one, else the CPU; otherwise the device named."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise StylizeError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
-
-
 class _StopRequest:
     """The first Ctrl-C, SIGTERM (``kill``, ``timeout``, ``docker stop``, a scheduler's
     pre-emption) or SIGHUP asks the loop to stop after the current step and save; a second one
@@ -93,7 +87,7 @@ class _StopRequest:
 
     def __init__(self) -> None:
         self.signal: int | None = None
-        self.previous: dict[int, object] = {}
+        self.previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for number in STOP_SIGNALS:
                 if not ignored(number):  # SIGHUP under nohup stays ignored
@@ -149,7 +143,7 @@ def train(
         raise StylizeError(f"{run_dir}: not a run folder (no settings.json) and no data given")
     else:
         s = settings.resolve()
-    with distributed(training_device(device)) as (rank, world, dev):
+    with distributed(resolve_device(device)) as (rank, world, dev):
         return _session(s, run, dev, rank, world, stop_after=stop_after, progress=progress, log=log)
 
 
@@ -165,40 +159,15 @@ def _session(
     log: Callable[[str], None],
 ) -> Outcome:
     """One training session of ``train`` on this process (one rank of ``world``)."""
+    said: Callable[[str], None] = log if rank == 0 else lambda m: None
+    assert s.batch_size and s.epochs is not None and s.decay_epochs is not None, "not resolved"
     train_set, val_set = build_data(s, log, run.root)
     steps_per_epoch = s.steps_per_epoch or max(1, len(train_set) // (s.batch_size * world))
     total = (s.epochs + s.decay_epochs) * steps_per_epoch
-
     torch.manual_seed(s.seed)
     task = TASKS[s.task](s, dev)
-    step = 0
-    if run.latest.is_file() or run.numbered():  # latest.pt missing: the newest numbered one
-        step = run.restore(task, state=run.load_resumable(log if rank == 0 else lambda m: None))
-        if rank == 0:
-            log(f"resuming {run.root} at step {step} of {total}")
-            run.truncate_log(step)
-    else:
-        origin = None
-        if s.init_from:
-            origin = {"step": 0, "kind": "init"} | start_from(run, task, s.init_from)
-        if rank == 0:
-            run.root.mkdir(parents=True, exist_ok=True)
-            s.save(run.settings_path)
-            run.truncate_log(0)  # a run that stopped before its first checkpoint starts over
-            if origin:
-                run.log(origin)
-                what = "the generator" if origin.get("generator_only") else "the networks"
-                at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
-                log(f"starting from {what} of {origin['from']}{at}")
-
-    task.prepare(
-        train_set,
-        val_set,
-        log if rank == 0 else lambda m: None,
-        progress and rank == 0,
-        rank,
-        world,
-    )
+    step = _start(s, run, task, rank, total, log)
+    task.prepare(train_set, val_set, said, progress and rank == 0, rank, world)
     loader = DataLoader(
         train_set,
         batch_size=s.batch_size,
@@ -208,66 +177,105 @@ def _session(
         pin_memory=dev.type == "cuda",
     )
     val_batch = next(iter(DataLoader(val_set, batch_size=len(val_set)))) if len(val_set) else None
-    end = total if stop_after is None else min(total, step + stop_after)
     bar = Progress(f"training {run.root}", "step", total, progress and rank == 0, initial=step)
-    outcome = Outcome(step, total)
-
-    def checkpoint(keep: bool) -> None:
-        if rank == 0:
-            run.save_checkpoint(
-                {"task": task.state_dict(), "step": step}, step, keep, s.keep_checkpoints
-            )
-
-    def preview() -> None:
-        if rank != 0 or val_batch is None:
-            return
-        metrics, images = task.evaluate(val_batch)
-        run.log({"step": step, "kind": "val", **metrics})
-        shown = images[: PREVIEW_SAMPLES * task.preview_rows * len(task.preview_columns)]
-        run.save_preview(step, shown, task.preview_columns)
-        run.plot_losses()
-
     if rank == 0:
         run.log({"step": step, "kind": "session", "hardware": hardware(dev, world)})
-    data = iter(loader)
-    started, t0 = step, time.monotonic()
+    steps = _Steps(s, run, task, rank, world, dev, bar, val_batch, steps_per_epoch, total)
+    end = total if stop_after is None else min(total, step + stop_after)
     stop = _StopRequest()
     try:
-        while step < end and not stop_agreed(stop, step, world, dev):
-            batch = next(data)
-            epoch = step // steps_per_epoch
-            for opt in task.optims.values():
-                for group in opt.param_groups:
-                    group["lr"] = s.lr * lr_factor(s, epoch)
-            torch.manual_seed(s.seed * 7919 + step)
-            losses = task.train_step(batch)
-            step += 1
-            if rank == 0 and (step % LOG_EVERY == 0 or step == end):
-                losses = {k: float(v) for k, v in losses.items()}  # the one host sync
-                rate = (step - started) / max(time.monotonic() - t0, 1e-9)
-                run.log(
-                    {
-                        "step": step,
-                        "kind": "train",
-                        "epoch": epoch,
-                        "lr": s.lr * lr_factor(s, epoch),
-                        "steps_per_s": rate,
-                        **losses,
-                    }
-                )
-                bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:4]})
-            bar.update()
-            if step % s.preview_every == 0 or step == total:
-                preview()
-            if step % s.checkpoint_every == 0 or step == end:
-                checkpoint(keep=step % s.checkpoint_every == 0 or step == total)
+        step = steps.run_until(iter(loader), step, end, stop)
         if stop.requested:
-            checkpoint(keep=False)
-            outcome.signal = stop.signal
-            name = signal.Signals(stop.signal).name
+            steps.checkpoint(step, keep=False)
+            name = signal.Signals(stop.signal or signal.SIGTERM).name
             log(f"interrupted ({name}): saved step {step}; run the same command again to continue")
     finally:
         stop.restore()
         bar.close()
-    outcome.step = step
-    return outcome
+    return Outcome(step, total, stop.signal)
+
+
+def _start(
+    s: Settings, run: RunFolder, task: Task, rank: int, total: int, log: Callable[[str], None]
+) -> int:
+    """The step this session starts at: a resumed run's, or 0 for a new run (from the weights
+    ``init_from`` names, if any), whose settings are saved first."""
+    if run.latest.is_file() or run.numbered():  # latest.pt missing: the newest numbered one
+        step = run.restore(task, state=run.load_resumable(log if rank == 0 else lambda m: None))
+        if rank == 0:
+            log(f"resuming {run.root} at step {step} of {total}")
+            run.truncate_log(step)
+        return step
+    origin = None
+    if s.init_from:
+        origin = {"step": 0, "kind": "init"} | start_from(run, task, s.init_from)
+    if rank == 0:
+        run.root.mkdir(parents=True, exist_ok=True)
+        s.save(run.settings_path)
+        run.truncate_log(0)  # a run that stopped before its first checkpoint starts over
+        if origin:
+            run.log(origin)
+            what = "the generator" if origin.get("generator_only") else "the networks"
+            at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
+            log(f"starting from {what} of {origin['from']}{at}")
+    return 0
+
+
+@dataclass
+class _Steps:
+    """The steps of a session, with their logging, previews and checkpoints (on rank 0)."""
+
+    s: Settings
+    run: RunFolder
+    task: Task
+    rank: int
+    world: int
+    dev: torch.device
+    bar: Progress
+    val_batch: Any
+    steps_per_epoch: int
+    total: int
+
+    def run_until(self, data: Iterator, step: int, end: int, stop: _StopRequest) -> int:
+        """Train from ``step`` until ``end`` or an agreed stop; returns the step reached."""
+        s, started, t0 = self.s, step, time.monotonic()
+        assert s.lr is not None, "settings not resolved"
+        while step < end and not stop_agreed(stop, step, self.world, self.dev):
+            batch = next(data)
+            epoch = step // self.steps_per_epoch
+            for opt in self.task.optims.values():
+                for group in opt.param_groups:
+                    group["lr"] = s.lr * lr_factor(s, epoch)
+            torch.manual_seed(s.seed * 7919 + step)
+            losses = self.task.train_step(batch)
+            step += 1
+            if self.rank == 0 and (step % LOG_EVERY == 0 or step == end):
+                rate = (step - started) / max(time.monotonic() - t0, 1e-9)
+                self.record(step, epoch, rate, losses)
+            self.bar.update()
+            if step % s.preview_every == 0 or step == self.total:
+                self.preview(step)
+            if step % s.checkpoint_every == 0 or step == end:
+                self.checkpoint(step, keep=step % s.checkpoint_every == 0 or step == self.total)
+        return step
+
+    def record(self, step: int, epoch: int, rate: float, losses: dict) -> None:
+        losses = {k: float(v) for k, v in losses.items()}  # the one host sync
+        lr = (self.s.lr or 0.0) * lr_factor(self.s, epoch)
+        entry = {"step": step, "kind": "train", "epoch": epoch, "lr": lr, "steps_per_s": rate}
+        self.run.log(entry | losses)
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:4]})
+
+    def checkpoint(self, step: int, keep: bool) -> None:
+        if self.rank == 0:
+            state = {"task": self.task.state_dict(), "step": step}
+            self.run.save_checkpoint(state, step, keep, self.s.keep_checkpoints)
+
+    def preview(self, step: int) -> None:
+        if self.rank != 0 or self.val_batch is None:
+            return
+        metrics, images = self.task.evaluate(self.val_batch)
+        self.run.log({"step": step, "kind": "val", **metrics})
+        shown = images[: PREVIEW_SAMPLES * self.task.preview_rows * len(self.task.preview_columns)]
+        self.run.save_preview(step, shown, self.task.preview_columns)
+        self.run.plot_losses()

@@ -66,8 +66,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     """Mean SSIM (11-pixel Gaussian window) of images in [-1, 1], measured on [0, 1]."""
-    return float(
-        structural_similarity_index_measure(
-            (a.float() + 1) / 2, (b.float() + 1) / 2, data_range=1.0
-        )
+    value = structural_similarity_index_measure(
+        (a.float() + 1) / 2, (b.float() + 1) / 2, data_range=1.0
     )
+    return float(value if isinstance(value, torch.Tensor) else value[0])

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-from stylizer.errors import StylizeError
+from stylizer.errors import StylizeError, first_line
 from stylizer.files import atomic_output
 from stylizer.images import Picture, write_image
 from stylizer.loading import resolve
@@ -189,7 +189,7 @@ class RunFolder:
         ):
             why = f"the disk is full ({free // 2**20} MiB free)"
         else:
-            why = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            why = first_line(error)
         if self.saved_step is not None:
             intact = f"{self.latest} (step {self.saved_step}) is intact"
         elif self.latest.is_file():
@@ -204,8 +204,9 @@ class RunFolder:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise StylizeError(f"{path}: damaged or unreadable checkpoint ({first})") from None
+            raise StylizeError(
+                f"{path}: damaged or unreadable checkpoint ({first_line(e)})"
+            ) from None
         if not is_checkpoint(state):
             raise StylizeError(f"{path}: damaged checkpoint (no networks or step in it)")
         return verified(state, path)

@@ -136,6 +136,7 @@ class Settings:
 
     def check_side(self, side: int, flag: str) -> None:
         """Refuse a crop or evaluation side the generator cannot take whole."""
+        assert self.depth and self.ngf and self.dropout is not None, "settings not resolved"
         spec = GeneratorSpec(self.arch, self.depth, self.ngf, norm=self.norm, dropout=self.dropout)
         with torch.device("meta"):
             multiple = build_generator(spec).size_multiple

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stylizer.images import Picture, read_image, write_image
+from stylizer.images import Picture, read_image, to_8bit, write_image
 
 from .data import image_files
 
@@ -26,9 +26,7 @@ def sketchify(src: Path, dst: Path, log=print) -> int:
         target = dst / path.relative_to(src).with_suffix(".png")
         if target.exists():
             continue
-        color = read_image(path).color
-        if color.dtype == np.uint16:
-            color = (color >> 8).astype(np.uint8)
+        color = to_8bit(read_image(path).color)
         write_image(target, Picture(pencil_sketch(color)[:, :, None]))
         count += 1
     log(f"wrote {count} sketch(es) to {dst}")

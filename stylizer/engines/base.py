@@ -138,14 +138,14 @@ class Engine:
                 torch.backends.cudnn.allow_tf32 = False
                 torch.backends.cuda.matmul.allow_tf32 = False
         self.device = device
-        self.model = model.to(device=device, dtype=self.dtype, memory_format=self.memory_format)
+        self.model = model.to(device=device, dtype=self.dtype, memory_format=self.memory_format)  # type: ignore[call-overload]
         self.model.eval()
         self.memory_budget = memory_budget or default_memory_budget(device)
         self.tile = tile
         self.bytes_per_pixel = model.activation_bytes_per_pixel
 
     @classmethod
-    def unavailable(cls, device: torch.device) -> str | None:
+    def unavailable(cls, device: torch.device) -> str | None:  # noqa: ARG003 (the default: a subclass may use it)
         """Why this backend cannot run on ``device`` here, or None when it can."""
         return None
 

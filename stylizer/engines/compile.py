@@ -53,7 +53,7 @@ class CompiledEngine(Engine):
         self.batch_for.clear()  # or single frames would be filled up to the batch that failed
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
-        n, size = x.shape[0], tuple(x.shape[-2:])
+        n, size = x.shape[0], (x.shape[-2], x.shape[-1])
         full = self.batch_for[size] = max(self.batch_for.get(size, 0), n)
         if n < full:
             x = torch.cat([x, x[-1:].expand(full - n, *x.shape[1:])])

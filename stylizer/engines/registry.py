@@ -9,7 +9,7 @@ import torch
 from ..registry import Registry
 from .base import Engine
 
-ENGINES = Registry("backend")
+ENGINES: Registry[Engine] = Registry("backend")
 register_engine = ENGINES.register
 
 #: What ``auto`` tries for a long job, best first, per device type; a short one runs eager.

@@ -123,7 +123,7 @@ class Processor:
     def __init__(self, max_batch: int) -> None:
         self.max_batch = max(1, max_batch)
 
-    def batch_size(self, height: int, width: int) -> int:
+    def batch_size(self, height: int, width: int) -> int:  # noqa: ARG002 (the default: a subclass may use it)
         """How many frames of this size to stylize together."""
         return self.max_batch
 
@@ -213,7 +213,7 @@ def _process(
     try:
         while True:
             try:
-                item = next(items, _END)
+                item: Any = next(items, _END)
             except BaseException as e:  # from the source: what came before it still goes out
                 if flush():
                     _put(out, _Failed(e), stop)

@@ -55,25 +55,7 @@ def plan_jobs(
     extension. ``ext`` (for example ``.png``) changes the format of every result.
     """
     plan = Plan()
-    sources: list[tuple[Path, Path | None]] = []  # (file, folder it was found in)
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = _media_in(path)
-            if not found:
-                plan.errors.append(f"{path}: folder holds no images or videos")
-            sources += [(p, path) for p in found]
-        elif path.is_file():
-            sources.append((path, None))
-        elif _GLOB_CHARS & set(item):
-            matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
-            files = [p for p in matches if p.is_file() and is_media_path(p)]
-            if not files:
-                plan.errors.append(f"{item}: no image or video matches this pattern")
-            sources += [(p, None) for p in files]
-        else:
-            plan.errors.append(f"{path}: no such file or folder")
-
+    sources = _found(inputs, plan)
     out = Path(output) if output is not None else None
     single_file = (
         out is not None
@@ -93,17 +75,10 @@ def plan_jobs(
             )
             continue
         if single_file:
+            assert out is not None
             target = out
-        elif out is None and folder is None:
-            target = _with_ext(source.with_name(f"{source.stem}_{tag}{source.suffix}"), ext)
-        elif out is None:
-            root = folder.resolve().with_name(f"{folder.resolve().name}_{tag}")
-            target = _with_ext(root / source.relative_to(folder), ext)
-        elif folder is None:
-            target = _with_ext(out / source.name, ext)
         else:
-            sub = source.relative_to(folder)
-            target = _with_ext(out / (sub if len(folders) == 1 else folder.name / sub), ext)
+            target = _with_ext(_target(source, folder, out, len(folders) > 1, tag), ext)
         if is_image_path(source) != is_image_path(target):
             kind = "an image" if is_image_path(source) else "a video"
             plan.errors.append(f"{source}: {kind} cannot be written as {target.name}")
@@ -118,3 +93,42 @@ def plan_jobs(
             targets[key] = source
             plan.jobs.append(Job(source, target))
     return plan
+
+
+def _found(inputs: list[str], plan: Plan) -> list[tuple[Path, Path | None]]:
+    """Every file the inputs name, with the folder it was found in (None for a file named
+    itself or by a pattern); inputs that name nothing become errors."""
+    sources: list[tuple[Path, Path | None]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = _media_in(path)
+            if not found:
+                plan.errors.append(f"{path}: folder holds no images or videos")
+            sources += [(p, path) for p in found]
+        elif path.is_file():
+            sources.append((path, None))
+        elif _GLOB_CHARS & set(item):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
+            files = [p for p in matches if p.is_file() and is_media_path(p)]
+            if not files:
+                plan.errors.append(f"{item}: no image or video matches this pattern")
+            sources += [(p, None) for p in files]
+        else:
+            plan.errors.append(f"{path}: no such file or folder")
+    return sources
+
+
+def _target(source: Path, folder: Path | None, out: Path | None, many: bool, tag: str) -> Path:
+    """Where ``source`` (found in ``folder``, if any) goes: into ``out``, keeping its sub-path
+    (under the folder's name when ``many`` folders are inputs), or beside its input, tagged."""
+    if out is None and folder is None:
+        return source.with_name(f"{source.stem}_{tag}{source.suffix}")
+    if out is None:
+        assert folder is not None
+        root = folder.resolve().with_name(f"{folder.resolve().name}_{tag}")
+        return root / source.relative_to(folder)
+    if folder is None:
+        return out / source.name
+    sub = source.relative_to(folder)
+    return out / (folder.name / sub if many else sub)

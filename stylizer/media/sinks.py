@@ -8,11 +8,12 @@ import os
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import av
 import cv2
 import numpy as np
+from av.container import OutputContainer
 
 from ..errors import StylizeError
 from ..files import atomic_output
@@ -159,7 +160,7 @@ class VideoEncoder(Sink):
             destination = str(self._cleanup.enter_context(tmp))
         elif target is not None:
             destination = target
-        self.container = None
+        self.container: OutputContainer | None = None
         try:
             self._open(destination, target)
         except BaseException as e:
@@ -179,9 +180,8 @@ class VideoEncoder(Sink):
             raise StylizeError(f"{self.label}: cannot write this container ({e})") from None
         codec = self.options.codec or codec
         cc = vin.codec_context
-        self.stream = self.container.add_stream(
-            codec, rate=vin.average_rate or vin.guessed_rate or 25
-        )
+        rate = vin.average_rate or vin.guessed_rate or 25
+        self.stream: Any = cast(Any, self.container.add_stream(codec, rate=rate))  # a video stream
         self.stream.width, self.stream.height = cc.width, cc.height
         self.stream.pix_fmt = self.options.pix_fmt or output_pix_fmt(
             cc.pix_fmt or "", codec, cc.width, cc.height

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import av
 import numpy as np
+from av.container import InputContainer
 
 from ..errors import StylizeError
 from ..images import Picture, check_pages_fit, read_image, resized
@@ -66,7 +67,7 @@ class VideoFile(Source):
         self.label = media_label(media, "standard input")
         self.piped = not isinstance(media, Path)
         try:
-            self.container = av.open(media if self.piped else str(media))
+            self.container = cast(InputContainer, av.open(media if self.piped else str(media)))
         except (av.FFmpegError, OSError, ValueError) as e:
             raise StylizeError(f"{self.label}: not a readable video ({e})") from None
         if not self.container.streams.video:
@@ -95,7 +96,7 @@ class VideoFile(Source):
                     if packet.dts is not None:
                         yield Packets([packet])
                     continue
-                for frame in packet.decode():
+                for frame in cast(list[av.VideoFrame], packet.decode()):
                     count += 1
                     yield Frame(
                         Picture(frame.to_ndarray(format="rgb24")), frame.pts, frame.rotation

@@ -42,6 +42,7 @@ class Generator(nn.Module):
     """Base of the generator architectures: NCHW in [-1, 1] to NCHW in [-1, 1]."""
 
     name: str = ""  # set by ``register``
+    model: nn.Module
 
     def __init__(self, spec: GeneratorSpec) -> None:
         super().__init__()
@@ -84,7 +85,7 @@ class Generator(nn.Module):
         raise NotImplementedError
 
 
-GENERATORS = Registry("architecture")
+GENERATORS: Registry[Generator] = Registry("architecture")
 register = GENERATORS.register
 
 

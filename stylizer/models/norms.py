@@ -19,7 +19,7 @@ from ..errors import StylizeError
 
 
 class StatsSink(Protocol):
-    def add(self, layer: nn.Module, x: torch.Tensor) -> None: ...
+    def add(self, layer: object, x: torch.Tensor) -> None: ...
 
 
 class WholeImageStats:
@@ -46,7 +46,7 @@ class WholeImageStats:
             return F.instance_norm(x, weight=weight, bias=bias, eps=eps)
         mean, var = (s.to(x.dtype)[None, :, None, None] for s in self.stats_override)
         y = (x - mean) * torch.rsqrt(var + eps)
-        if weight is not None:
+        if weight is not None and bias is not None:
             y = y * weight[None, :, None, None] + bias[None, :, None, None]
         return y
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -27,6 +29,7 @@ class UnetSkipBlock(nn.Module):
         self.outermost = outermost
         bias = conv_bias(norm)
         down = nn.Conv2d(in_channels or outer, inner, 4, stride=2, padding=1, bias=bias)
+        layers: list[Any]
         if outermost:
             up = nn.ConvTranspose2d(inner * 2, outer, 4, stride=2, padding=1)
             layers = [down, sub, nn.ReLU(True), up, nn.Tanh()]

@@ -12,6 +12,7 @@ so ``smoothed`` runs it on a thread of its own while the model stylizes the same
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from ..flow import to_gray
 from ..registry import Registry
 from ..worker import Worker
 
-SMOOTHERS = Registry("temporal smoothing")
+SMOOTHERS: Registry[Smoother] = Registry("temporal smoothing")
 #: Analyses input frames (OpenCV's flow releases the GIL) while the model stylizes them.
 _analysis = Worker("stylize-analysis")
 register_smoother = SMOOTHERS.register
@@ -57,8 +58,9 @@ class Smoother:
         found = []
         for frame in inputs:
             gray = self.analysis_gray(frame)
-            cut = self.prev_gray is None or self.prev_gray.shape != gray.shape
-            found.append(None if cut else self.relate(gray, self.prev_gray))
+            prev = self.prev_gray
+            cut = prev is None or prev.shape != gray.shape
+            found.append(None if cut else self.relate(gray, prev))  # type: ignore[arg-type]
             self.prev_gray = gray
         return found
 
@@ -77,12 +79,18 @@ class Smoother:
     def analysis_gray(self, frame: np.ndarray) -> np.ndarray:
         return to_gray(frame, min(1.0, ANALYSIS_SIDE / max(frame.shape[:2])))
 
-    def relate(self, gray: np.ndarray, prev_gray: np.ndarray) -> object | None:
+    def relate(self, gray: np.ndarray, prev_gray: np.ndarray) -> object | None:  # noqa: ARG002 (the default: a subclass may use it)
         """How this input frame follows the previous one, for ``blend``; None at a scene cut.
         Without smoothing every frame stands alone."""
         return None
 
-    def blend(self, analysis: object, out: np.ndarray) -> np.ndarray:
+    @property
+    def last(self) -> np.ndarray:
+        """The previous result: ``blend`` is called only when there is one."""
+        assert self.prev_out is not None
+        return self.prev_out
+
+    def blend(self, analysis: Any, out: np.ndarray) -> np.ndarray:  # noqa: ARG002 (the default: a subclass may use it)
         """The frame to write for the stylized ``out``, given ``self.prev_out``."""
         return out
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from typing_extensions import override
 
 from .base import Smoother, register_smoother
 
@@ -22,6 +23,7 @@ class EmaSmoother(Smoother):
         cut = cv2.absdiff(gray, prev_gray).mean() / 255 > CUT_DIFFERENCE
         return None if cut else True
 
+    @override
     def blend(self, analysis: bool, out: np.ndarray) -> np.ndarray:
-        result = cv2.addWeighted(self.prev_out, self.strength, out, 1 - self.strength, 0)
+        result = cv2.addWeighted(self.last, self.strength, out, 1 - self.strength, 0)
         return result.reshape(out.shape)

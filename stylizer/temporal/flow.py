@@ -57,10 +57,12 @@ class FlowSmoother(Smoother):
             result = self._blend_tensor(out, coarse_map(flow, w, h), visible * self.strength)
         else:
             weight = cv2.resize(
-                (visible * (255 * self.strength)).astype(np.uint8), (w, h), cv2.INTER_LINEAR
+                (visible * (255 * self.strength)).astype(np.uint8),
+                (w, h),
+                interpolation=cv2.INTER_LINEAR,
             )
             moved = cv2.remap(
-                self.prev_out,
+                self.last,
                 sample_map(flow, w, h),
                 None,
                 cv2.INTER_LINEAR,
@@ -79,7 +81,7 @@ class FlowSmoother(Smoother):
         h, w = out.shape[:2]
         prev = self.prev_tensor
         if prev is None:
-            prev = dev(self.prev_out).permute(2, 0, 1)[None].float()
+            prev = dev(self.last).permute(2, 0, 1)[None].float()
         moved = warp_tensor(prev, upsample(dev(coarse), h, w))
         wt = upsample(dev(weight.astype(np.float32))[..., None], h, w).permute(2, 0, 1)[None]
         fresh = dev(out).permute(2, 0, 1)[None].float()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 Warn = Callable[[str], None]
 
-TASKS = Registry("task")
+TASKS: Registry[Task] = Registry("task")
 register_task = TASKS.register
 
 
@@ -112,6 +112,7 @@ class Task:
 
     def spec(self, in_channels: int = 3, out_channels: int = 3) -> GeneratorSpec:
         s = self.s
+        assert s.depth and s.ngf and s.dropout is not None, "settings not resolved"
         return GeneratorSpec(s.arch, s.depth, s.ngf, in_channels, out_channels, s.norm, s.dropout)
 
     def add_net(self, name: str, net: nn.Module) -> nn.Module:
@@ -131,7 +132,7 @@ class Task:
                 forward_sync_buffers=False,
             )
         self.nets[name] = net
-        return torch.compile(net) if self.s.compile else net
+        return cast(nn.Module, torch.compile(net)) if self.s.compile else net
 
     def generator(self, in_channels: int = 3, out_channels: int = 3) -> nn.Module:
         return build_generator(self.spec(in_channels, out_channels))
@@ -141,6 +142,7 @@ class Task:
 
     def adam(self, *nets: nn.Module) -> torch.optim.Optimizer:
         params = [p for n in nets for p in n.parameters()]
+        assert self.s.lr is not None and self.s.beta1 is not None, "settings not resolved"
         return torch.optim.Adam(params, lr=self.s.lr, betas=(self.s.beta1, self.s.beta2))
 
     @staticmethod

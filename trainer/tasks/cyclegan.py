@@ -6,6 +6,7 @@ import itertools
 
 import torch
 import torch.nn.functional as F
+from typing_extensions import override
 
 from stylizer.errors import StylizeError
 
@@ -27,6 +28,7 @@ class CycleGAN(ReferenceTask):
         s.dropout = bool(s.dropout)
         s.gan_loss = s.gan_loss or "lsgan"
 
+    @override
     @classmethod
     def datasets(cls, s, warn, run_root):
         (a, b), val_items = two_folder_items(False, False, s.data, warn, s.crop_size)
@@ -40,6 +42,7 @@ class CycleGAN(ReferenceTask):
         aug = Augment(s.load_size, s.crop_size, s.flip)
         return UnpairedData(a, b, aug, True), UnpairedData(va[:n], vb[:n], aug, False)
 
+    @override
     @classmethod
     def evaluation_data(cls, s, roots, size, warn):
         if len(roots) == 1:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
+from typing_extensions import override
 
 from stylizer.engines.base import pad_to_multiple
 from stylizer.errors import StylizeError
@@ -100,6 +101,7 @@ class DistillData(Dataset):
 
     def target_path(self, index: int, size: int) -> Path:
         """Where the teacher's output for photo ``index`` at ``size`` is cached."""
+        assert self.cache is not None, "training data has a cache"
         return self.cache / str(size) / f"{index:06d}.png"
 
     def sizes_used(self) -> list[int]:
@@ -165,6 +167,7 @@ class Distill(Task):
         _check_budget(sets, found)
         return sets
 
+    @override
     @classmethod
     def evaluation_data(cls, s, roots, size, warn):
         photos = [p for root in roots for p in scan(root, warn)]
@@ -204,18 +207,22 @@ class Distill(Task):
             write_atomic(record, (json.dumps(key) + "\n").encode())
         if world > 1:
             torch.distributed.barrier()  # the cache is cleared before any rank fills it
-        todo = [
-            (data, i, size)
-            for data in sets
-            for size in data.sizes_used()
-            for i in range(len(data))
-            if not data.target_path(i, size).is_file()
+        # Each rank's share is dealt from every item, then what is on disk is left out: a share
+        # dealt from what is missing would shift as soon as another rank wrote its first file.
+        every = [
+            (data, i, size) for data in sets for size in data.sizes_used() for i in range(len(data))
+        ]
+        todo = [(d, i, size) for d, i, size in every if not d.target_path(i, size).is_file()]
+        mine = [
+            (d, i, size)
+            for d, i, size in every[rank::world]
+            if not d.target_path(i, size).is_file()
         ]
         if todo:
             log(f"computing the teacher's output for {len(todo)} photo sizes (once per run)")
-            bar = Progress("teacher outputs", "image", len(todo[rank::world]), progress)
+            bar = Progress("teacher outputs", "image", len(mine), progress)
             try:
-                for data, i, size in todo[rank::world]:
+                for data, i, size in mine:
                     photo = resized(load_rgb(data.photos[i]), size)
                     write_image(data.target_path(i, size), Picture(self._teach(photo)))
                     bar.update()
@@ -264,11 +271,12 @@ class Distill(Task):
         }
         return metrics, torch.stack([photo, target, student, difference], 1).flatten(0, 1)
 
+    @override
     def generator_for(self, direction):
         return self.plain(self.nets["G"])
 
     def record(self):
-        sizes = ", ".join(map(str, self.s.sizes))
+        sizes = ", ".join(map(str, self.s.sizes or []))
         origin: dict = {"teacher": self.s.teacher, "sizes": self.s.sizes}
         try:
             teacher = self.teacher

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from typing_extensions import override
 
 from stylizer.errors import StylizeError
 
@@ -24,6 +25,7 @@ class Pix2Pix(ReferenceTask):
         s.dropout = True if s.dropout is None else s.dropout
         s.gan_loss = s.gan_loss or "vanilla"
 
+    @override
     @classmethod
     def datasets(cls, s, warn, run_root):
         items, val_items = two_folder_items(True, s.aligned, s.data, warn, s.crop_size)
@@ -83,5 +85,6 @@ class Pix2Pix(ReferenceTask):
         metrics = {"val_L1": F.l1_loss(fake, b).item(), "val_PSNR": psnr(fake, b)}
         return metrics, torch.stack([a, fake, b], 1).flatten(0, 1)
 
+    @override
     def generator_for(self, direction):
         return self.plain(self.nets["G"])  # the data is swapped for BtoA, not the network
