@@ -23,7 +23,14 @@ from .installing import add_preset, downloadable, origin, remove_preset
 from .loading import load_generator
 from .media.formats import STREAM_FORMATS
 from .models import GeneratorSpec, frame_flops
-from .options import ImageOptions, InferenceOptions, RunOptions, TemporalOptions, VideoOptions
+from .options import (
+    ImageOptions,
+    InferenceOptions,
+    RunOptions,
+    StyleOptions,
+    TemporalOptions,
+    VideoOptions,
+)
 from .pipeline import stylize_files, stylize_stream
 from .presets import Preset, list_presets
 from .signals import Stopped, stop_signals_unwind
@@ -122,6 +129,7 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="stylize", message="%(prog)s %(version)s")
 @click.argument("inputs", nargs=-1)
 @click.option("-p", "--preset", metavar="NAME", help="Style to apply (see --list-presets).")
 @click.option(
@@ -139,6 +147,27 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
     "Default: NAME_STYLE.EXT beside each input, FOLDER_STYLE/ for a folder.",
 )
 @click.option("--ext", type=click.Choice(_EXTS), help="Write results in this format.")
+@click.option(
+    "--strength",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="How much of the style: 0 gives the input back, 0.5 is halfway (a per-pixel blend).",
+)
+@click.option(
+    "--keep-colors",
+    is_flag=True,
+    help="Keep the input's colours; take the style's light, strokes and texture (YCrCb luma).",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(0.05, 8),
+    default=1.0,
+    show_default=True,
+    help="Brush size: run the style at this fraction of each frame's size and resize the result "
+    "back. The presets learnt from 256 px images, so large photos get fine texture: 0.5 doubles "
+    "the strokes, 2 halves them.",
+)
 @click.option(
     "--size", type=click.IntRange(8), help="Scale so the shorter side is this many pixels."
 )
@@ -302,6 +331,7 @@ def _stylize(
 ) -> None:
     """What ``cli`` does once it has INPUTS and a style: through pipes, or over files."""
     inference = _picked(InferenceOptions, options, tile=options["tile"] or None)
+    style = _picked(StyleOptions, options)
     video = _picked(VideoOptions, options)
     smoothing = _picked(TemporalOptions, options)
     run = _picked(RunOptions, options, progress=not quiet)
@@ -309,14 +339,14 @@ def _stylize(
         if len(inputs) != 1:
             raise click.UsageError("a pipe takes one INPUT: '-' (standard input) or a video file")
         log = (lambda m: None) if quiet else _err
-        stylize_stream(inputs[0], output, source, raw=raw, inference=inference, video=video,
+        stylize_stream(inputs[0], output, source, raw=raw, inference=inference, style=style, video=video,
                        temporal=smoothing, run=run, log=log)  # fmt: skip
         return
     if video.stream_format:
         raise click.UsageError("--format is for '-o -'; files take their format from the extension")
     ext = options["ext"]
     images = _picked(ImageOptions, options, ext=f".{ext}" if ext else None)
-    summary = stylize_files(inputs, source, output, tag=tag, inference=inference, images=images,
+    summary = stylize_files(inputs, source, output, tag=tag, inference=inference, style=style, images=images,
                             video=video, temporal=smoothing, run=run, log=_err)  # fmt: skip
     if not quiet and int(os.environ.get("RANK", 0)) == 0:  # under torchrun: merged, said once
         _err(summary.line())

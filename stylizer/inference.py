@@ -9,11 +9,12 @@ import cv2
 import numpy as np
 import torch
 
+from .controls import apply_controls, model_size, scaled
 from .engines import Engine, engine_class, resolve_device
 from .errors import StylizeError
 from .images import Picture
 from .loading import load_generator
-from .options import InferenceOptions
+from .options import InferenceOptions, StyleOptions
 
 
 class Stylizer:
@@ -23,6 +24,7 @@ class Stylizer:
         self,
         weights: str | Path,
         options: InferenceOptions = InferenceOptions(),
+        style: StyleOptions = StyleOptions(),
         *,
         log: Callable[[str], None] = lambda msg: None,
         workload: int = 0,
@@ -39,6 +41,15 @@ class Stylizer:
             precision=options.precision,
         )
         self.max_batch = max(1, options.batch_size)
+        if not 0 <= style.strength <= 1:
+            raise StylizeError(f"--strength {style.strength}: give a value from 0 to 1")
+        if not 0.05 <= style.scale <= 8:
+            raise StylizeError(f"--scale {style.scale}: give a factor from 0.05 to 8")
+        self.style = style
+
+    def batch_size(self, height: int, width: int) -> int:
+        """How many frames of this size to stylize together, at the size the model runs at."""
+        return self.engine.batch_size(*model_size(height, width, self.style.scale), self.max_batch)
 
     def _model_input(self, color: np.ndarray) -> np.ndarray:
         want, have = self.model.spec.in_channels, color.shape[2]
@@ -53,21 +64,39 @@ class Stylizer:
     def stylize_batch(self, pictures: list[Picture]) -> list[Picture]:
         """Pictures of one size and sample type, stylized together; alpha passes through. The
         further pages of multi-page pictures, which may have other sizes, go one by one."""
-        frames = torch.from_numpy(np.stack([self._model_input(p.color) for p in pictures]))
-        out = self.engine(frames).numpy()
+        colors = [self._model_input(p.color) for p in pictures]
         return [
             Picture(o, p.alpha, [self.stylize(page) for page in p.more_pages])
-            for o, p in zip(out, pictures)
+            for o, p in zip(self.finished(colors, self._model_output(colors)), pictures)
         ]
+
+    def _model_output(self, colors: list[np.ndarray]) -> list[np.ndarray]:
+        """The model's output for equal-sized frames, run at ``style.scale`` of their size and
+        brought back to it."""
+        h, w = colors[0].shape[:2]
+        mh, mw = model_size(h, w, self.style.scale)
+        inputs = colors if (mh, mw) == (h, w) else [scaled(c, mw, mh) for c in colors]
+        out = list(self.engine(torch.from_numpy(np.stack(inputs))).numpy())
+        return out if (mh, mw) == (h, w) else [scaled(o, w, h) for o in out]
+
+    def finished(self, originals: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:
+        """The colour and strength controls, applied last: after smoothing, for videos, so that
+        a frame's own colours and strength 0 give that frame back exactly."""
+        inputs = [self._model_input(o) for o in originals]
+        return [apply_controls(i, o, self.style) for i, o in zip(inputs, outputs)]
 
     def stylize(self, picture: Picture) -> Picture:
         return self.stylize_batch([picture])[0]
 
-    def stylize_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        """Equal-sized HxWxC frames, in batches the memory budget allows."""
-        h, w = frames[0].shape[:2]
-        n = self.engine.batch_size(h, w, self.max_batch)
+    def model_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Equal-sized HxWxC frames through the model alone (at ``style.scale``), in batches the
+        memory budget allows; ``finished`` applies the other controls."""
+        n = self.batch_size(*frames[0].shape[:2])
         out: list[np.ndarray] = []
         for i in range(0, len(frames), n):
-            out += [p.color for p in self.stylize_batch([Picture(f) for f in frames[i : i + n]])]
+            out += self._model_output([self._model_input(f) for f in frames[i : i + n]])
         return out
+
+    def stylize_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Equal-sized HxWxC frames, stylized with every control."""
+        return self.finished(frames, self.model_frames(frames))

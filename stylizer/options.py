@@ -24,6 +24,18 @@ class InferenceOptions:
 
 
 @dataclass(frozen=True)
+class StyleOptions:
+    """How the style is applied: ``--strength`` (0 gives the input back, 1 the full style),
+    ``--keep-colors`` (the input's colours, the style's light and texture) and ``--scale`` (the
+    model runs at this fraction of each frame's size, and the result is resized back: below 1
+    the brush strokes grow, above 1 they shrink)."""
+
+    strength: float = 1.0
+    keep_colors: bool = False
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
 class TemporalOptions:
     """Flicker removal for videos and pipes: ``--temporal`` and ``--temporal-strength``."""
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import torch
 
 from . import media
@@ -25,6 +26,7 @@ from .options import (
     ImageOptions,
     InferenceOptions,
     RunOptions,
+    StyleOptions,
     TemporalOptions,
     VideoOptions,
 )
@@ -71,9 +73,15 @@ class Summary:
 
 
 def _frames(stylizer: Stylizer, temporal: TemporalOptions) -> FrameProcessor:
-    """The video processor: the engine, then the smoother, on the engine's device."""
+    """The video processor: the model, the smoother (on the engine's device), then the colour
+    and strength controls."""
     smoother = make_smoother(temporal.temporal, temporal.temporal_strength, stylizer.engine.device)
-    return FrameProcessor(smoothed(stylizer.stylize_frames, smoother), stylizer.max_batch)
+    model_then_smoother = smoothed(stylizer.model_frames, smoother)
+
+    def frames(batch: list[np.ndarray]) -> list[np.ndarray]:
+        return stylizer.finished(batch, model_then_smoother(batch))
+
+    return FrameProcessor(frames, stylizer.max_batch)
 
 
 def stylize_video(
@@ -103,6 +111,7 @@ def stylize_files(
     *,
     tag: str | None = None,
     inference: InferenceOptions = InferenceOptions(),
+    style: StyleOptions = StyleOptions(),
     images: ImageOptions = ImageOptions(),
     video: VideoOptions = VideoOptions(),
     temporal: TemporalOptions = TemporalOptions(),
@@ -136,7 +145,7 @@ def stylize_files(
         if videos or pictures:
             if stylizer is None:
                 workload = sum(video_pixels(job.source) for job in videos)
-                stylizer = Stylizer(weights, inference, log=log, workload=workload)
+                stylizer = Stylizer(weights, inference, style, log=log, workload=workload)
             if pictures:
                 _stylize_images(pictures, stylizer, images, run, summary, log)
             for job in videos:
@@ -242,6 +251,7 @@ def stylize_stream(
     *,
     raw: str | None = None,
     inference: InferenceOptions = InferenceOptions(),
+    style: StyleOptions = StyleOptions(),
     video: VideoOptions = VideoOptions(),
     temporal: TemporalOptions = TemporalOptions(),
     run: RunOptions = RunOptions(),
@@ -269,7 +279,7 @@ def stylize_stream(
     if isinstance(target, Path) and (problem := output_folder_problem(target.parent)):
         raise StylizeError(f"cannot write {target}: {problem}")
     make_smoother(temporal.temporal, temporal.temporal_strength)  # bad options fail first
-    stylizer = stylizer or Stylizer(weights, inference, log=log)
+    stylizer = stylizer or Stylizer(weights, inference, style, log=log)
     processor = _frames(stylizer, temporal)
     if size:
         pix_fmt = video.pix_fmt or "rgb24"

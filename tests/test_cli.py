@@ -213,3 +213,13 @@ def test_torchrun_deals_the_files_out_and_reports_once(tmp_path, tiny_weights):
     assert written == ["0.png", "1.png", "2.png", "3.png", "4.png", "v.mkv"]
     summaries = [line for line in r.stderr.splitlines() if "stylized" in line]
     assert summaries == ["stylize: 5 stylized, 1 skipped (already done; --overwrite redoes them)"]
+
+
+def test_version_is_the_installed_packages():
+    from importlib.metadata import version
+
+    from trainer.cli import main as trainer_main
+
+    for entry in (main, trainer_main):
+        r = run_main(entry, ["--version"], text=True)
+        assert r.returncode == 0 and r.stdout.strip().endswith(version("stylize"))

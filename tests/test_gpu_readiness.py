@@ -152,7 +152,7 @@ def test_pipes_blend_on_the_engines_device(tiny_weights, monkeypatch):
 
     frames = b"".join(noise_image(8, 8, seed=i).tobytes() for i in range(2))
     out = io.BytesIO()
-    monkeypatch.setattr(stylizer, "stylize_frames", lambda batch: batch)
+    monkeypatch.setattr(stylizer, "model_frames", lambda batch: batch)
     stylize_stream(io.BytesIO(frames), out, tiny_weights, raw="8x8", stylizer=stylizer,
                    temporal=TemporalOptions("none"))  # fmt: skip
     assert built[-1] == torch.device("meta") and len(out.getvalue()) == len(frames)

@@ -151,6 +151,7 @@ def _settings(**options) -> Settings:
 
 
 @click.command(context_settings=CONTEXT)
+@click.version_option(package_name="stylize", message="%(prog)s %(version)s")
 @click.argument("data", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--paired", "task", flag_value="pix2pix", help="pix2pix: A/B files matched by name.")
 @click.option("--unpaired", "task", flag_value="cyclegan", help="CycleGAN: two unrelated sets.")

@@ -36,7 +36,7 @@ class PictureProcessor(Processor):
         self.stylizer = stylizer
 
     def batch_size(self, height: int, width: int) -> int:
-        return self.stylizer.engine.batch_size(height, width, self.max_batch)
+        return self.stylizer.batch_size(height, width)
 
     def __call__(self, frames: list[Frame]) -> list[Frame | Failure]:
         try:

@@ -1,0 +1,78 @@
+"""The creative controls: --strength, --keep-colors and --scale, in the library and the CLI."""
+
+import cv2
+import numpy as np
+import pytest
+from conftest import noise_image, run_main
+
+from stylizer import StylizeError
+from stylizer.cli import main
+from stylizer.controls import scaled
+from stylizer.images import Picture
+from stylizer.inference import Stylizer
+from stylizer.options import InferenceOptions, StyleOptions
+
+CPU = InferenceOptions(device="cpu", precision="fp32")
+
+
+def styled(weights, image, **style):
+    return Stylizer(weights, CPU, StyleOptions(**style)).stylize(Picture(image)).color
+
+
+def chroma(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)[:, :, 1:].astype(np.int64)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_strength_fades_from_the_input_to_the_full_style(tiny_weights, dtype):
+    image = noise_image(24, 32, dtype=dtype)
+    full = styled(tiny_weights, image)
+    assert np.array_equal(styled(tiny_weights, image, strength=0.0), image)
+    half = styled(tiny_weights, image, strength=0.5).astype(np.int64)
+    expected = (image.astype(np.int64) + full.astype(np.int64)) / 2
+    assert np.abs(half - expected).max() <= 1  # rounding
+    assert np.abs(full.astype(np.int64) - image).mean() > 4 * np.iinfo(dtype).max / 255
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_keep_colors_keeps_the_inputs_chroma_and_takes_the_styles_luma(tiny_weights, dtype):
+    top = np.iinfo(dtype).max
+    # Photo-like colours, inside the RGB cube: new light on a saturated colour can leave the
+    # cube and clip, which changes its chroma (in random full-range noise, 10 % of pixels).
+    image = (noise_image(24, 32, dtype=dtype, seed=3) // 4 + top // 8 * 3).astype(dtype)
+    full = styled(tiny_weights, image)
+    kept = styled(tiny_weights, image, keep_colors=True)
+    unit = top / 255
+    kept_off = np.abs(chroma(kept) - chroma(image))
+    assert kept_off.mean() <= 0.5 * unit and np.percentile(kept_off, 99) <= 3 * unit
+    assert np.abs(chroma(full) - chroma(image)).mean() > 5 * unit  # the style did change them
+    luma = cv2.cvtColor(kept, cv2.COLOR_RGB2YCrCb)[:, :, 0].astype(np.int64)
+    style_luma = cv2.cvtColor(full, cv2.COLOR_RGB2YCrCb)[:, :, 0].astype(np.int64)
+    assert np.abs(luma - style_luma).max() <= 3 * unit
+
+
+def test_scale_runs_the_model_at_a_fraction_of_the_size(tiny_weights):
+    image = noise_image(40, 64, seed=5)
+    half = styled(tiny_weights, image, scale=0.5)
+    assert half.shape == image.shape
+    by_hand = scaled(styled(tiny_weights, scaled(image, 32, 20)), 64, 40)
+    assert np.array_equal(half, by_hand)
+    assert not np.array_equal(half, styled(tiny_weights, image))
+
+
+def test_out_of_range_controls_are_one_line_errors(tiny_weights):
+    with pytest.raises(StylizeError, match="--strength"):
+        Stylizer(tiny_weights, CPU, StyleOptions(strength=1.5))
+    with pytest.raises(StylizeError, match="--scale"):
+        Stylizer(tiny_weights, CPU, StyleOptions(scale=0))
+
+
+def test_controls_reach_pipes(tiny_weights):
+    frames = [noise_image(16, 16, seed=i) // 4 + 96 for i in range(3)]
+    args = ["-", "--raw", "16x16", "-o", "-", "--weights", tiny_weights, "--precision", "fp32"]
+    same = run_main(main, [*args, "--strength", "0"], stdin=b"".join(f.tobytes() for f in frames))
+    assert same.returncode == 0 and same.stdout == b"".join(f.tobytes() for f in frames)
+    kept = run_main(main, [*args, "--keep-colors", "--temporal", "none"],
+                    stdin=b"".join(f.tobytes() for f in frames))  # fmt: skip
+    out = np.frombuffer(kept.stdout, np.uint8).reshape(3, 16, 16, 3)
+    assert all(np.abs(chroma(o) - chroma(f)).mean() <= 1 for o, f in zip(out, frames))
