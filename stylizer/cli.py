@@ -18,7 +18,7 @@ from .engines import ENGINES, PRECISIONS
 from .errors import StylizeError, internal_error
 from .flicker import flicker_report
 from .flow import DIS_PRESETS
-from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, default_max_pixels
+from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, Picture, default_max_pixels, write_image
 from .installing import add_preset, downloadable, origin, remove_preset
 from .loading import load_generator
 from .media.formats import STREAM_FORMATS
@@ -33,6 +33,7 @@ from .options import (
 )
 from .pipeline import stylize_files, stylize_stream
 from .presets import Preset, list_presets
+from .sheet import contact_sheet, sheet_inputs
 from .signals import Stopped, stop_signals_unwind
 from .temporal import SMOOTHERS
 
@@ -430,6 +431,62 @@ def presets_list() -> None:
     click.echo(_describe_presets())
 
 
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("photos", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    default="sheet.png",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The sheet's image file.",
+)
+@click.option(
+    "--presets",
+    "styles",
+    metavar="A,B,...",
+    help="Styles to show, by preset name or weight file (default: every installed preset).",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(32, 2048),
+    default=256,
+    show_default=True,
+    help="Side of each tile; photos are scaled down to fit.",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def sheet_cli(
+    photos: tuple[str, ...], output: Path, styles: str | None, size: int, device: str
+) -> None:
+    """Write one image with each PHOTO and its result in every style, labelled: pick a style by
+    looking. PHOTOS are image files or folders of them; each photo is one row.
+
+    \b
+    Examples:
+      stylize sheet photo.jpg                          # -> sheet.png, every installed preset
+      stylize sheet photo.jpg -o looks.png --presets vangogh,monet,cyclegan:style_ukiyoe
+      stylize sheet holiday/ -o holiday-styles.png     # a row per photo of the folder
+    """
+    names = (
+        [n.strip() for n in styles.split(",") if n.strip()]
+        if styles
+        else [p.name for p in list_presets()]
+    )
+    if not names:
+        raise click.UsageError("no styles: install a preset or give --presets")
+    grid, failed = contact_sheet(
+        sheet_inputs(list(photos)),
+        names,
+        side=size,
+        inference=InferenceOptions(device=device),
+        log=_err,
+    )
+    write_image(output, Picture(grid))
+    _err(f"wrote {output}: {len(names) - len(failed)} of {len(names)} styles")
+    if failed:
+        sys.exit(1)
+
+
 def run_command(
     command: click.Command,
     say: Callable[[str], None],
@@ -477,6 +534,9 @@ def _exit_stopped(status: int) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["presets"]:  # a file called "presets" is ./presets
         run_command(presets_cli, _err, sys.argv[2:], prog_name="stylize presets")
+        return
+    if sys.argv[1:2] == ["sheet"]:  # likewise ./sheet
+        run_command(sheet_cli, _err, sys.argv[2:], prog_name="stylize sheet")
         return
     run_command(cli, _err)
 

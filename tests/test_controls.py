@@ -76,3 +76,30 @@ def test_controls_reach_pipes(tiny_weights):
                     stdin=b"".join(f.tobytes() for f in frames))  # fmt: skip
     out = np.frombuffer(kept.stdout, np.uint8).reshape(3, 16, 16, 3)
     assert all(np.abs(chroma(o) - chroma(f)).mean() <= 1 for o, f in zip(out, frames))
+
+
+def test_sheet_has_a_labelled_tile_per_style_and_a_row_per_photo(tmp_path, tiny_weights):
+    from conftest import save_generator, write_png
+
+    from stylizer.models import GeneratorSpec
+    from stylizer.sheet import LABEL_HEIGHT
+
+    other = save_generator(tmp_path / "other.pth", GeneratorSpec("resnet", 1, ngf=4))
+    for i in range(2):
+        write_png(tmp_path / "photos" / f"{i}.png", noise_image(48, 64, seed=i))
+    styles = f"{tiny_weights},{other},{tmp_path / 'missing.pth'}"
+    r = run_main(main, ["sheet", tmp_path / "photos", "-o", tmp_path / "s.png", "--presets",
+                        styles, "--size", "64", "--device", "cpu"], text=True)  # fmt: skip
+    assert r.returncode == 1 and "missing.pth" in r.stderr and "2 of 3 styles" in r.stderr
+    sheet = cv2.imread(str(tmp_path / "s.png"))
+    pad, tile = 4, 64 + LABEL_HEIGHT
+    assert sheet.shape == (pad + 2 * (tile + pad), pad + 4 * (64 + pad), 3)
+    for row in range(2):
+        for col in range(4):
+            y, x = pad + row * (tile + pad), pad + col * (64 + pad)
+            label, body = (
+                sheet[y : y + LABEL_HEIGHT, x : x + 64],
+                sheet[y + LABEL_HEIGHT : y + tile, x : x + 64],
+            )
+            assert (label < 128).any(), (row, col)  # a name is written
+            assert (body < 250).any() == (col < 3), (row, col)  # the failed style's tile is white
