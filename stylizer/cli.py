@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +18,7 @@ import click
 from . import worker
 from .engines import ENGINES, PRECISIONS
 from .errors import StylizeError, internal_error
+from .files import write_atomic
 from .flicker import flicker_report
 from .flow import DIS_PRESETS
 from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, Picture, default_max_pixels, write_image
@@ -266,6 +269,14 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
 )
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
 @click.option(
+    "--json",
+    "json_to",
+    metavar="FILE|-",
+    help="Report as JSON lines: one object per output (input, output, style, size, frames, "
+    "seconds, device, backend; videos add fps and streams_kept), then a summary object. '-' is "
+    "standard output, unless the media go there (-o -).",
+)
+@click.option(
     "-q",
     "--quiet",
     is_flag=True,
@@ -336,23 +347,45 @@ def _stylize(
     video = _picked(VideoOptions, options)
     smoothing = _picked(TemporalOptions, options)
     run = _picked(RunOptions, options, progress=not quiet)
+    json_to = options["json_to"]
     if "-" in inputs or output == "-" or raw:
         if len(inputs) != 1:
             raise click.UsageError("a pipe takes one INPUT: '-' (standard input) or a video file")
-        log = (lambda m: None) if quiet else _err
-        stylize_stream(inputs[0], output, source, raw=raw, inference=inference, style=style, video=video,
-                       temporal=smoothing, run=run, log=log)  # fmt: skip
+        if json_to == "-" and output in (None, "-"):
+            raise click.UsageError("the media go to standard output: give --json a FILE")
+        started = time.perf_counter()
+        count = stylize_stream(inputs[0], output, source, raw=raw, inference=inference,
+                               style=style, video=video, temporal=smoothing, run=run,
+                               log=(lambda m: None) if quiet else _err)  # fmt: skip
+        record = {"input": inputs[0], "output": output or "-", "kind": "stream", "style": tag,
+                  "frames": count, "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+        _write_json(json_to, [record])
         return
     if video.stream_format:
         raise click.UsageError("--format is for '-o -'; files take their format from the extension")
     ext = options["ext"]
     images = _picked(ImageOptions, options, ext=f".{ext}" if ext else None)
-    summary = stylize_files(inputs, source, output, tag=tag, inference=inference, style=style, images=images,
-                            video=video, temporal=smoothing, run=run, log=_err)  # fmt: skip
-    if not quiet and int(os.environ.get("RANK", 0)) == 0:  # under torchrun: merged, said once
+    summary = stylize_files(inputs, source, output, tag=tag, inference=inference, style=style,
+                            images=images, video=video, temporal=smoothing, run=run,
+                            log=_err)  # fmt: skip
+    first = int(os.environ.get("RANK", 0)) == 0  # under torchrun: merged, said once
+    if first:
+        _write_json(json_to, [*summary.records, summary.totals()])
+    if not quiet and first:
         _err(summary.line())
     if summary.failed:
         sys.exit(1)
+
+
+def _write_json(to: str | None, objects: list[dict[str, Any]]) -> None:
+    """JSON lines to the file ``to`` (written whole), or to standard output for ``-``."""
+    if to is None:
+        return
+    text = "".join(json.dumps(o) + "\n" for o in objects)
+    if to == "-":
+        click.echo(text, nl=False)
+    else:
+        write_atomic(Path(to), text.encode())
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

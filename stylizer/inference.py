@@ -31,6 +31,8 @@ class Stylizer:
     ) -> None:
         """``workload``: pixels (frames x size) the caller expects to process, if known; on a
         CPU, ``backend="auto"`` compiles the model only when that is enough to pay off."""
+        #: The style's name in reports: a preset's name, a weight file's stem.
+        self.name = Path(weights).stem if Path(weights).suffix else str(weights)
         self.model = load_generator(weights, bn_stats=options.bn_stats)
         where = resolve_device(options.device)
         self.engine: Engine = engine_class(options.backend, where, log, workload)(

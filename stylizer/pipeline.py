@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from .errors import StylizeError, failure_message
 from .files import output_folder_problem
 from .inference import Stylizer
 from .media import Job, StageTimes, sinks, sources
-from .media.formats import Media, is_video_path, parse_size, video_pixels
+from .media.formats import Media, is_video_path, parse_size, video_info, video_pixels
 from .media.plan import Plan, plan_jobs
 from .media.processors import FrameProcessor, PictureProcessor
 from .options import (
@@ -44,6 +44,9 @@ class Summary:
     skipped: list[Path] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     benchmarked: list[Path] = field(default_factory=list)
+    #: One object per output written (``--json``): input, output, style, size, frames,
+    #: seconds, device and backend; videos add their frame rate and the streams kept.
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     def line(self) -> str:
         parts = [f"{len(self.done)} stylized"]
@@ -55,6 +58,18 @@ class Summary:
             parts.append(f"{len(self.failed)} failed")
         return ", ".join(parts)
 
+    def totals(self) -> dict[str, Any]:
+        """The summary object of ``--json``."""
+        return {
+            "summary": True,
+            "stylized": len(self.done),
+            "skipped": len(self.skipped),
+            "failed": self.failed,
+            "benchmarked": len(self.benchmarked),
+            "frames": sum(r["frames"] for r in self.records),
+            "seconds": round(sum(r["seconds"] for r in self.records), 3),
+        }
+
     def merged(self) -> Summary:
         """Every process's summary in one, the same on each (under ``torchrun``)."""
         parts: list[Summary | None] = [None] * torch.distributed.get_world_size()
@@ -62,7 +77,7 @@ class Summary:
         merged = Summary()
         for part in parts:
             assert part is not None
-            for name in ("done", "skipped", "failed", "benchmarked"):
+            for name in ("done", "skipped", "failed", "benchmarked", "records"):
                 getattr(merged, name).extend(getattr(part, name))
         return merged
 
@@ -188,8 +203,28 @@ def _stylize_video_file(
     if run.benchmark:
         log(f"{job.source}: {times.report()}")
         summary.benchmarked.append(job.source)
-    else:
-        summary.done.append(job.target)
+        return
+    summary.done.append(job.target)
+    info = video_info(job.target)
+    record = _record(job, stylizer, "video", info.pop("size", None), times.frames, times.wall)
+    summary.records.append(record | info)
+
+
+def _record(
+    job: Job, stylizer: Stylizer, kind: str, size: list[int] | None, frames: int, seconds: float
+) -> dict[str, Any]:
+    """What ``--json`` says of one output."""
+    return {
+        "input": str(job.source),
+        "output": str(job.target),
+        "kind": kind,
+        "style": stylizer.name,
+        "size": size,
+        "frames": frames,
+        "seconds": round(seconds, 3),
+        "device": str(stylizer.engine.device),
+        "backend": stylizer.engine.name,
+    }
 
 
 def _stylize_images(
@@ -208,7 +243,13 @@ def _stylize_images(
         with bar.message():
             summary.fail(failure_message(str(job.source), error, run.debug), log)
 
-    sink = sinks.ImageFiles(run.overwrite, lambda job: summary.done.append(job.target), failed)
+    def done(frame: media.Frame) -> None:
+        assert frame.job is not None
+        summary.done.append(frame.job.target)
+        h, w = frame.picture.color.shape[:2]
+        summary.records.append(_record(frame.job, stylizer, "image", [w, h], 1, frame.seconds))
+
+    sink = sinks.ImageFiles(run.overwrite, done, failed)
     media.run(sources.ImageFiles(jobs, images), PictureProcessor(stylizer), sink, bar)
 
 

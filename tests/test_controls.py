@@ -103,3 +103,36 @@ def test_sheet_has_a_labelled_tile_per_style_and_a_row_per_photo(tmp_path, tiny_
             )
             assert (label < 128).any(), (row, col)  # a name is written
             assert (body < 250).any() == (col < 3), (row, col)  # the failed style's tile is white
+
+
+def test_json_reports_what_was_written(tmp_path, tiny_weights):
+    import json
+
+    import av
+    from conftest import write_png, write_video
+
+    write_png(tmp_path / "in" / "a.png", noise_image(20, 30))
+    write_video(tmp_path / "in" / "v.mkv", [noise_image(16, 24, seed=i) for i in range(4)])
+    r = run_main(main, ["-q", tmp_path / "in", "-o", tmp_path / "out", "--weights", tiny_weights,
+                        "--json", "-"], text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    *records, summary = [json.loads(line) for line in r.stdout.splitlines()]
+    assert {rec["kind"] for rec in records} == {"image", "video"}
+    for rec in records:
+        assert rec["style"] == tiny_weights.stem and rec["device"] == "cpu" and rec["seconds"] >= 0
+        if rec["kind"] == "image":
+            h, w = cv2.imread(rec["output"]).shape[:2]
+            assert rec["size"] == [w, h] == [30, 20] and rec["frames"] == 1
+        else:
+            with av.open(rec["output"]) as c:
+                frames = sum(1 for _ in c.decode(video=0))
+            assert rec["frames"] == frames == 4 and rec["size"] == [24, 16] and rec["fps"] > 0
+    assert summary == summary | {"summary": True, "stylized": 2, "failed": [], "frames": 5}
+    # With the media on standard output, the report goes to a file, never into the data.
+    raw = noise_image(8, 8).tobytes()
+    args = ["-", "--raw", "8x8", "-o", "-", "--weights", tiny_weights]
+    r = run_main(main, [*args, "--json", "-"], stdin=raw)
+    assert r.returncode == 2 and b"give --json a FILE" in r.stderr
+    r = run_main(main, [*args, "--json", tmp_path / "r.json"], stdin=raw)
+    assert r.returncode == 0 and len(r.stdout) == len(raw)
+    assert json.loads((tmp_path / "r.json").read_text())["frames"] == 1

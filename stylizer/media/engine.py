@@ -45,6 +45,8 @@ class Frame:
     pts: int | None = None
     rotation: int = 0
     job: Job | None = None
+    #: Seconds the processor spent on this frame (its share of its batch), once processed.
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,22 @@ def video_pixels(path: Path) -> int:
         return 0
 
 
+def video_info(path: Path) -> dict[str, Any]:
+    """A video file's frame size, frame rate and other streams, for reports (empty when it
+    cannot be read)."""
+    try:
+        with av.open(str(path)) as container:
+            video = container.streams.video[0]
+            rate = video.average_rate or video.guessed_rate
+            return {
+                "size": [video.width, video.height],
+                "fps": float(rate) if rate else None,
+                "streams_kept": len(container.streams) - 1,
+            }
+    except (av.FFmpegError, OSError, ValueError, IndexError):
+        return {}
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """``1280x720`` to (1280, 720)."""
     try:

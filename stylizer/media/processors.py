@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -39,6 +40,7 @@ class PictureProcessor(Processor):
         return self.stylizer.batch_size(height, width)
 
     def __call__(self, frames: list[Frame]) -> list[Frame | Failure]:
+        started = time.perf_counter()
         try:
             pictures = self.stylizer.stylize_batch([f.picture for f in frames])
         except Exception as e:
@@ -46,4 +48,5 @@ class PictureProcessor(Processor):
                 assert frames[0].job is not None
                 return [Failure(frames[0].job, e)]
             return [done for frame in frames for done in self([frame])]
-        return [replace(f, picture=p) for f, p in zip(frames, pictures, strict=True)]
+        share = (time.perf_counter() - started) / len(frames)
+        return [replace(f, picture=p, seconds=share) for f, p in zip(frames, pictures, strict=True)]

@@ -19,7 +19,7 @@ from ..errors import StylizeError
 from ..files import atomic_output
 from ..images import write_image
 from ..options import VideoOptions
-from .engine import Batch, Failure, Job, Packets, Sink
+from .engine import Batch, Failure, Frame, Job, Packets, Sink
 from .formats import (
     RAW_FORMATS,
     Media,
@@ -45,7 +45,7 @@ class ImageFiles(Sink):
     def __init__(
         self,
         overwrite: bool,
-        done: Callable[[Job], None],
+        done: Callable[[Frame], None],
         failed: Callable[[Job, Exception], None],
     ) -> None:
         self.overwrite, self.done, self.failed = overwrite, done, failed
@@ -61,7 +61,7 @@ class ImageFiles(Sink):
             except Exception as e:
                 self.failed(job, e)
             else:
-                self.done(job)
+                self.done(frame)
         for rider in batch.riders:
             if isinstance(rider, Failure):
                 self.failed(rider.job, rider.error)
