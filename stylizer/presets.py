@@ -7,6 +7,7 @@ own (``presets/`` in the data directory: ``$STYLIZE_HOME``, else the platform's,
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 from dataclasses import dataclass, field
@@ -18,8 +19,8 @@ from .errors import StylizeError
 from .models import GeneratorSpec
 
 MANIFEST = "preset.json"
-#: The presets that ship with stylize.
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
+#: The presets that ship with stylize: package data, in a wheel as in a checkout.
+BUILTIN_DIR = Path(str(importlib.resources.files("stylizer") / "builtin_presets"))
 
 
 def user_home() -> Path:

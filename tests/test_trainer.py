@@ -123,6 +123,12 @@ def test_export_then_stylize_preset(tmp_path, inversion_pairs, arch):
     assert r.returncode == 0, r.stderr
     manifest = json.loads((tmp_path / "presets" / "inv2" / "preset.json").read_text())
     assert manifest["licence_notes"] == "made up for the test"
+    # Without -o, into the user's presets (never into the installed package), found by name.
+    assert run_cli("export", tmp_path / "run", "--name", "inv3").returncode == 0
+    from stylizer.presets import BUILTIN_DIR, user_presets_dir
+
+    assert (user_presets_dir() / "inv3" / "preset.json").is_file()
+    assert not (BUILTIN_DIR / "inv3").exists() and load_generator("inv3") is not None
     g = load_generator(folder)
     ref = load_generator(tmp_path / "run" / "export" / "inverse_net_G.pth")  # fp32 reference-style
     x = torch.rand(1, 3, 40, 40) * 2 - 1

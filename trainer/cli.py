@@ -166,7 +166,7 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, **opts):
       stylize-train distill vangogh photos/ -o runs/vangogh-fast   # a fast copy of a style
       stylize-train -o runs/vangogh                                # continue a run
       stylize-train evaluate runs/vangogh photos_test/ paintings_test/  # held-out figures
-      stylize-train export runs/vangogh --name vangogh             # -> presets/vangogh/
+      stylize-train export runs/vangogh --name mystyle             # -> stylize --preset mystyle
       stylize-train sketchify photos/ sketches/                    # make the sketch side
 
     A run folder holds settings.json, checkpoints/ (latest.pt and numbered copies), log.jsonl,
@@ -207,7 +207,7 @@ def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, **opts):
 
 @click.command(context_settings=CONTEXT)
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--name", required=True, help="Preset name (folder presets/NAME/).")
+@click.option("--name", required=True, help="Preset name (what stylize --preset takes).")
 @click.option(
     "--direction",
     type=click.Choice(["AtoB", "BtoA"]),
@@ -215,7 +215,13 @@ def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, **opts):
     help="CycleGAN: which generator to export.",
 )
 @click.option("--description", default="", help="One line for stylize --list-presets.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Presets folder.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Presets folder to write NAME/ into (default: your presets, in stylize's data "
+    "directory: $STYLIZE_HOME, else the platform's, such as ~/.local/share/stylize).",
+)
 @click.option(
     "--about",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -13,7 +13,7 @@ from stylizer.files import atomic_folder
 from stylizer.images import is_image_path
 from stylizer.models import frame_flops
 from stylizer.onnx import export_onnx
-from stylizer.presets import BUILTIN_DIR, MANIFEST
+from stylizer.presets import MANIFEST, user_presets_dir
 from stylizer.weights import save_state_dict
 
 from .run import RunFolder
@@ -56,7 +56,7 @@ def export_preset(
     path, chosen = run.chosen_checkpoint(checkpoint, task.best_by)
     step = run.restore(task, path)
     weights, spec = task.export(direction)
-    folder = Path(out_dir or BUILTIN_DIR) / name
+    folder = Path(out_dir or user_presets_dir()) / name
     with atomic_folder(folder) as tmp:  # this export's own until complete
         stored = {
             k: (v.half() if half and v.is_floating_point() else v) for k, v in weights.items()
