@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from . import worker
+from .demo import write_demo
 from .engines import ENGINES, PRECISIONS
 from .errors import StylizeError, internal_error
 from .files import write_atomic
@@ -286,6 +287,12 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
 @click.option("--debug", is_flag=True, help="Show the traceback of internal errors.")
 @click.option("--list-presets", is_flag=True, help="List the installed presets and exit.")
 @click.option("--inspect", is_flag=True, help="Say what architecture the weights are and exit.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="No photos at hand: draw two landscapes and a 2-second clip into OUTPUT/inputs/ "
+    "(default OUTPUT: demo/) and stylize them into OUTPUT (default style: vangogh).",
+)
 def cli(
     inputs: tuple[str, ...],
     preset: str | None,
@@ -295,6 +302,7 @@ def cli(
     quiet: bool,
     list_presets: bool,
     inspect: bool,
+    demo: bool,
     **options: Any,
 ) -> None:
     """Stylize images and videos with a CycleGAN or pix2pix generator.
@@ -318,6 +326,12 @@ def cli(
     if list_presets:
         click.echo(_describe_presets())
         return
+    if demo:
+        if inputs:
+            raise click.UsageError("--demo makes its own inputs: give no INPUTS")
+        output = output or "demo"
+        inputs = (str(write_demo(Path(output) / "inputs")[0].parent),)
+        preset = preset or (None if weights else "vangogh")
     if preset and weights:
         raise click.UsageError("give --preset or --weights, not both")
     if not preset and not weights:

@@ -223,3 +223,19 @@ def test_version_is_the_installed_packages():
     for entry in (main, trainer_main):
         r = run_main(entry, ["--version"], text=True)
         assert r.returncode == 0 and r.stdout.strip().endswith(version("stylize"))
+
+
+def test_demo_makes_its_own_inputs_and_stylizes_them(tmp_path, tiny_weights):
+    import av
+
+    r = run_main(main, ["--demo", "-o", tmp_path / "d", "--weights", tiny_weights, "-q"])
+    assert r.returncode == 0, r.stderr
+    made = sorted(p.name for p in (tmp_path / "d" / "inputs").iterdir())
+    assert made == ["landscape-day.png", "landscape-evening.png", "pan.mp4"]
+    for name in made:
+        assert (tmp_path / "d" / name).is_file()  # the stylized version beside inputs/
+    with av.open(str(tmp_path / "d" / "pan.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 48  # two seconds at 24 fps
+    day = cv2.imread(str(tmp_path / "d" / "inputs" / "landscape-day.png"))
+    assert day.shape == (512, 768, 3) and day.std() > 20  # a picture, not a blank
+    assert run_main(main, ["--demo", "x.png", "-p", "vangogh"]).returncode == 2
