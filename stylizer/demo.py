@@ -11,6 +11,7 @@ import av
 import cv2
 import numpy as np
 
+from .controls import scaled
 from .images import Picture, write_image
 
 #: Width and height of the demo pictures; the clip is a window of half the width.
@@ -74,9 +75,7 @@ def write_demo(folder: Path, seconds: float = 2.0, fps: int = 24) -> list[Path]:
         stream.width, stream.height, stream.pix_fmt = w // 2, h // 2, "yuv420p"
         for t in range(frames):
             left = int((w // 2) * t / max(1, frames - 1))
-            window = cv2.resize(
-                day[:, left : left + w // 2], (w // 2, h // 2), interpolation=cv2.INTER_AREA
-            )
+            window = scaled(day[:, left : left + w // 2], w // 2, h // 2).astype(np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(window, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode(None):
