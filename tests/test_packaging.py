@@ -60,3 +60,15 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     assert (work / "photo_vangogh.png").is_file()
     helped = run([venv / "bin" / "stylize-train", "--help"], cwd=work, env=env)
     assert helped.returncode == 0 and "--unpaired" in helped.stdout
+
+
+def test_importing_needs_no_gpu_library():
+    """A CPU-only install (PyTorch's CPU build, no TensorRT) must import every command: the GPU
+    extras load only when a GPU backend is chosen."""
+    code = (
+        "import sys, stylizer.cli, trainer.cli, stylizer.engines; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorrt', 'torch_tensorrt', 'pycuda', 'cupy')))"
+    )
+    r = run([sys.executable, "-c", code], env=os.environ | {"CUDA_VISIBLE_DEVICES": ""})
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
