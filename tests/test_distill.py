@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from stylizer import load_generator
 from stylizer.cli import main as stylize_main
 from stylizer.models import GeneratorSpec
+from stylizer.presets import BUILTIN_DIR
 from trainer.cli import main as trainer_main
 from trainer.evaluate import evaluate_run
 from trainer.export import export_preset
@@ -158,7 +159,7 @@ def test_export_records_the_teacher_and_lists_the_cost(distilled, tmp_path):
     assert origin["teacher"] == "vangogh"
     assert (
         origin["architecture"]
-        == json.loads((ROOT / "presets" / "vangogh" / "preset.json").read_text())["architecture"]
+        == json.loads((BUILTIN_DIR / "vangogh" / "preset.json").read_text())["architecture"]
     )
     assert manifest["training"]["last_validation"]["val_PSNR"] > 0
     r = run_main(stylize_main, ["--list-presets"], env={"STYLIZE_PRESETS": str(tmp_path / "presets")},
