@@ -347,17 +347,24 @@ def test_torchscript_and_folders_as_weights(tmp_path, tiny_weights):
 # --- training -------------------------------------------------------------------------------------
 
 
-def test_sigterm_saves_training(tmp_path, inversion_pairs):
+@pytest.mark.parametrize("group", [False, True], ids=["process", "process-group"])
+def test_sigterm_saves_training(tmp_path, inversion_pairs, group):
+    """SIGTERM to the trainer, or to its whole process group with its data-loading workers (as
+    systemd, a terminal's Ctrl-C or a scheduler send it): either way the step is saved."""
     a, b = inversion_pairs
     args = [sys.executable, "-m", "trainer", "--paired", a, b, "-o", tmp_path / "run",
             "--depth", "5", "--ngf", "8", "--load-size", "36", "--crop-size", "32",
-            "--workers", "0", "--epochs", "100000", "--steps-per-epoch", "1"]  # fmt: skip
-    proc = subprocess.Popen(list(map(str, args)), stderr=subprocess.PIPE, text=True)
+            "--workers", "2" if group else "0", "--epochs", "100000", "--steps-per-epoch", "1"]  # fmt: skip
+    proc = subprocess.Popen(list(map(str, args)), stderr=subprocess.PIPE, text=True,
+                            start_new_session=group)  # fmt: skip
     log = tmp_path / "run" / "log.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.is_file() and '"train"' in log.read_text()):
         time.sleep(0.2)  # until step 10 is logged
-    proc.send_signal(signal.SIGTERM)
+    if group:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "interrupted (SIGTERM): saved step" in err and "Traceback" not in err

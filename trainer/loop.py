@@ -173,6 +173,7 @@ def _session(
         batch_size=s.batch_size,
         sampler=StepSampler(len(train_set), s.seed, step * s.batch_size, rank, world),
         num_workers=s.workers,
+        worker_init_fn=_leave_stops_to_the_trainer,
         persistent_workers=False,
         pin_memory=dev.type == "cuda",
     )
@@ -193,6 +194,14 @@ def _session(
         stop.restore()
         bar.close()
     return Outcome(step, total, stop.signal)
+
+
+def _leave_stops_to_the_trainer(_worker: int) -> None:
+    """In a data-loading worker: ignore stop signals. Sent to the whole process group (by a
+    terminal's Ctrl-C, systemd, a scheduler), they would kill the workers before the trainer
+    saves, and it would die of their deaths instead; the trainer saves, then ends them."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
 
 
 def _start(
