@@ -29,8 +29,9 @@ import torchvision.utils
 from backends import DATA
 from torch import nn
 
+from stylizer.controls import scaled
 from stylizer.inference import Stylizer
-from stylizer.options import InferenceOptions
+from stylizer.options import InferenceOptions, StyleOptions
 
 CLASSES = ("photo", "van Gogh", "Monet")
 TRAIN = (
@@ -116,15 +117,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--grid", type=Path, help="Write photo | preset... rows here.")
     parser.add_argument("--grid-count", type=int, default=8)
+    parser.add_argument(
+        "--upscale",
+        type=float,
+        default=1.0,
+        help="Stylize the test photos enlarged this much (as large photos are), then score the "
+        "results shrunk back.",
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="stylize --scale for each preset.")
     args = parser.parse_args()
     net = train_classifier(args.steps)
     photos = read_rgb(DATA / "vangogh2photo" / "testB")
-    outputs = {
-        name: Stylizer(
-            name, InferenceOptions(device="cpu", backend="eager", batch_size=1)
-        ).stylize_frames(photos)
-        for name in args.presets
-    }
+    options = InferenceOptions(device="cpu", backend="eager", batch_size=1)
+    style = StyleOptions(scale=args.scale)
+    outputs = {}
+    for name in args.presets:
+        stylizer = Stylizer(name, options, style)
+        results = []
+        for photo in photos:
+            h, w = photo.shape[:2]
+            big = scaled(photo, round(w * args.upscale), round(h * args.upscale))
+            results.append(scaled(stylizer.stylize_frames([big])[0], w, h))
+        outputs[name] = results
     print(
         "\n| images | count | P(photo) | P(van Gogh) | P(Monet) | classified van Gogh | classified Monet |"
     )
