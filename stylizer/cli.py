@@ -19,7 +19,7 @@ from . import worker
 from .demo import write_demo
 from .engines import ENGINES, PRECISIONS
 from .errors import StylizeError, internal_error
-from .files import write_atomic
+from .files import output_folder_problem, write_atomic
 from .flicker import flicker_report
 from .flow import DIS_PRESETS
 from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, Picture, default_max_pixels, write_image
@@ -330,6 +330,8 @@ def cli(
         if inputs:
             raise click.UsageError("--demo makes its own inputs: give no INPUTS")
         output = output or "demo"
+        if problem := output_folder_problem(Path(output) / "inputs"):
+            raise StylizeError(f"cannot write the demo into {output}: {problem}")
         inputs = (str(write_demo(Path(output) / "inputs")[0].parent),)
         preset = preset or (None if weights else "vangogh")
     if preset and weights:
@@ -362,6 +364,8 @@ def _stylize(
     smoothing = _picked(TemporalOptions, options)
     run = _picked(RunOptions, options, progress=not quiet)
     json_to = options["json_to"]
+    if json_to not in (None, "-") and (problem := output_folder_problem(Path(json_to).parent)):
+        raise StylizeError(f"cannot write --json {json_to}: {problem}")  # before any work
     if "-" in inputs or output == "-" or raw:
         if len(inputs) != 1:
             raise click.UsageError("a pipe takes one INPUT: '-' (standard input) or a video file")

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .controls import scaled
+from .files import atomic_output
 from .images import Picture, write_image
 
 #: Width and height of the demo pictures; the clip is a window of half the width.
@@ -70,7 +71,7 @@ def write_demo(folder: Path, seconds: float = 2.0, fps: int = 24) -> list[Path]:
     clip = folder / "pan.mp4"
     w, h = SIZE
     frames = int(seconds * fps)
-    with av.open(str(clip), "w") as out:
+    with atomic_output(clip) as tmp, av.open(str(tmp), "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w // 2, h // 2, "yuv420p"
         for t in range(frames):

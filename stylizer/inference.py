@@ -17,6 +17,12 @@ from .loading import load_generator
 from .options import InferenceOptions, StyleOptions
 
 
+def style_name(weights: str | Path) -> str:
+    """A style's name in reports and sheets: a preset's name, a weight file's stem."""
+    path = Path(weights)
+    return path.stem if path.suffix else str(weights)
+
+
 class Stylizer:
     """A generator loaded once and run by the backend ``options`` choose."""
 
@@ -32,7 +38,7 @@ class Stylizer:
         """``workload``: pixels (frames x size) the caller expects to process, if known; on a
         CPU, ``backend="auto"`` compiles the model only when that is enough to pay off."""
         #: The style's name in reports: a preset's name, a weight file's stem.
-        self.name = Path(weights).stem if Path(weights).suffix else str(weights)
+        self.name = style_name(weights)
         self.model = load_generator(weights, bn_stats=options.bn_stats)
         where = resolve_device(options.device)
         self.engine: Engine = engine_class(options.backend, where, log, workload)(
@@ -84,6 +90,8 @@ class Stylizer:
     def finished(self, originals: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:
         """The colour and strength controls, applied last: after smoothing, for videos, so that
         a frame's own colours and strength 0 give that frame back exactly."""
+        if not self.style.keep_colors and self.style.strength == 1:
+            return outputs
         inputs = [self._model_input(o) for o in originals]
         return [apply_controls(i, o, self.style) for i, o in zip(inputs, outputs)]
 

@@ -13,7 +13,7 @@ from torchvision.utils import make_grid
 
 from .errors import StylizeError, failure_message
 from .images import Picture, is_image_path, read_image, resized, to_8bit
-from .inference import Stylizer
+from .inference import Stylizer, style_name
 from .options import InferenceOptions, StyleOptions
 
 #: Height of the strip above each tile that names it, in pixels.
@@ -45,12 +45,6 @@ def _square(color: np.ndarray, side: int) -> np.ndarray:
     return square
 
 
-def style_label(name: str) -> str:
-    """A style's name on the sheet: a preset's name, a weight file's stem."""
-    path = Path(name)
-    return path.stem if path.suffix else name
-
-
 def contact_sheet(
     photos: list[Path],
     styles: list[str],
@@ -75,7 +69,7 @@ def contact_sheet(
             failed.append(name)
             results = [np.full((1, 1, 3), 255, np.uint8) for _ in pictures]
         for row, result in zip(rows, results):
-            row.append(labelled(_square(result, side), style_label(name)))
+            row.append(labelled(_square(result, side), style_name(name)))
     batch = torch.from_numpy(np.stack([t for row in rows for t in row])).permute(0, 3, 1, 2)
     grid = make_grid(batch, nrow=len(styles) + 1, padding=_PADDING, pad_value=255)
     return grid.permute(1, 2, 0).numpy(), failed

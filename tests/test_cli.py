@@ -239,3 +239,10 @@ def test_demo_makes_its_own_inputs_and_stylizes_them(tmp_path, tiny_weights):
     day = cv2.imread(str(tmp_path / "d" / "inputs" / "landscape-day.png"))
     assert day.shape == (512, 768, 3) and day.std() > 20  # a picture, not a blank
     assert run_main(main, ["--demo", "x.png", "-p", "vangogh"]).returncode == 2
+    (tmp_path / "file").write_text("")
+    r = run_main(main, ["--demo", "-o", tmp_path / "file" / "d", "--weights", tiny_weights])
+    assert (
+        r.returncode == 1
+        and b"is a file, not a folder" in r.stderr
+        and b"Traceback" not in r.stderr
+    )

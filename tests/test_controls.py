@@ -133,6 +133,9 @@ def test_json_reports_what_was_written(tmp_path, tiny_weights):
     args = ["-", "--raw", "8x8", "-o", "-", "--weights", tiny_weights]
     r = run_main(main, [*args, "--json", "-"], stdin=raw)
     assert r.returncode == 2 and b"give --json a FILE" in r.stderr
+    (tmp_path / "file").write_text("")
+    r = run_main(main, [*args, "--json", tmp_path / "file" / "r.json"], stdin=raw)
+    assert r.returncode == 1 and b"cannot write --json" in r.stderr and r.stdout == b""
     r = run_main(main, [*args, "--json", tmp_path / "r.json"], stdin=raw)
     assert r.returncode == 0 and len(r.stdout) == len(raw)
     assert json.loads((tmp_path / "r.json").read_text())["frames"] == 1
