@@ -257,6 +257,10 @@ def test_ctrl_c_or_hangup_saves_and_resumes(tmp_path, inversion_pairs, number):
                 return
         os.kill(os.getpid(), number)  # step 10 is logged
 
+    # As from a terminal: a suite started in the background (``cmd &``, nohup) ignores SIGINT
+    # and SIGHUP, and training rightly leaves ignored signals ignored.
+    default = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
+    previous = signal.signal(number, default)
     sender = threading.Thread(target=signal_when_logging)
     sender.start()
     messages = []
@@ -266,6 +270,7 @@ def test_ctrl_c_or_hangup_saves_and_resumes(tmp_path, inversion_pairs, number):
     finally:
         done.set()  # the sender never signals a process that is no longer training
         sender.join()
+        signal.signal(number, previous)
     assert out.signal == number and out.step >= 10
     name = signal.Signals(number).name
     assert messages[-1] == (f"interrupted ({name}): saved step {out.step}; run the same "
