@@ -124,21 +124,28 @@ def main() -> None:
         help="Stylize the test photos enlarged this much (as large photos are), then score the "
         "results shrunk back.",
     )
-    parser.add_argument("--scale", type=float, default=1.0, help="stylize --scale for each preset.")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="stylize --scale for each preset; several give a row (and a grid column) each.",
+    )
+    parser.add_argument("--count", type=int, help="Score only the first COUNT test photos.")
     args = parser.parse_args()
     net = train_classifier(args.steps)
-    photos = read_rgb(DATA / "vangogh2photo" / "testB")
+    photos = read_rgb(DATA / "vangogh2photo" / "testB")[: args.count]
     options = InferenceOptions(device="cpu", backend="eager", batch_size=1)
-    style = StyleOptions(scale=args.scale)
     outputs = {}
     for name in args.presets:
-        stylizer = Stylizer(name, options, style)
-        results = []
-        for photo in photos:
-            h, w = photo.shape[:2]
-            big = scaled(photo, round(w * args.upscale), round(h * args.upscale))
-            results.append(scaled(stylizer.stylize_frames([big])[0], w, h))
-        outputs[name] = results
+        for scale in args.scale:
+            stylizer = Stylizer(name, options, StyleOptions(scale=scale))
+            results = []
+            for photo in photos:
+                h, w = photo.shape[:2]
+                big = scaled(photo, round(w * args.upscale), round(h * args.upscale))
+                results.append(scaled(stylizer.stylize_frames([big])[0], w, h))
+            outputs[name if len(args.scale) == 1 else f"{name} x{scale:g}"] = results
     print(
         "\n| images | count | P(photo) | P(van Gogh) | P(Monet) | classified van Gogh | classified Monet |"
     )
