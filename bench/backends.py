@@ -28,10 +28,14 @@ import torch
 from stylizer.flicker import video_frames
 from stylizer.loading import load_generator
 from stylizer.models import Generator, GeneratorSpec, build_generator, frame_flops
-from stylizer.options import InferenceOptions
+from stylizer.options import InferenceOptions, StyleOptions
 from stylizer.pipeline import Stylizer, stylize_files
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+#: The model at each frame's own size (a preset would paint large frames at its working size).
+FULL_SIZE = StyleOptions(scale=1.0)
 
 
 def model_source(name: str, folder: Path) -> str:
@@ -115,7 +119,8 @@ def bench_size(args, text: str, source: str, reference: Generator, tmp: Path) ->
     for run in args.runs:
         backend, precision = run.split(":")
         stylizer = Stylizer(source, InferenceOptions(device=args.device, backend=backend,
-                            batch_size=args.batch_size, precision=precision), log=print)  # fmt: skip
+                            batch_size=args.batch_size, precision=precision), FULL_SIZE,
+                            log=print)  # fmt: skip
         warm = time.perf_counter()
         stylizer.stylize_frames(frames[: args.batch_size])  # compiles, if it compiles
         warm = time.perf_counter() - warm

@@ -46,12 +46,14 @@ from stylizer.inference import Stylizer
 from stylizer.installing import find_preset
 from stylizer.loading import load_generator
 from stylizer.models import frame_flops
-from stylizer.options import InferenceOptions
+from stylizer.options import InferenceOptions, StyleOptions
 
 PRECISION_NAMES = {dtype: name for name, dtype in PRECISIONS.items()}
 
 #: The plain engine, one frame at a time: the reference point of comparisons.
 EAGER_CPU = InferenceOptions(device="cpu", backend="eager", batch_size=1)
+#: The models at each frame's own size (presets paint large frames at their working size).
+FULL_SIZE = StyleOptions(scale=1.0)
 
 
 def precisions(names: list[str]) -> list[str]:
@@ -104,6 +106,7 @@ def speed(args, tmp: Path) -> None:
                     InferenceOptions(
                         device="cpu", backend=backend, batch_size=1, precision=precision
                     ),
+                    FULL_SIZE,
                 )
                 start = time.perf_counter()
                 stylizer.stylize_frames(frames[:1])
@@ -191,7 +194,7 @@ def quality(args) -> None:
           "| the photo's own PSNR to the teacher |")  # fmt: skip
     print("| --- | --- | --- | --- | --- |")
     for fast, teacher in fast_presets(args):
-        teacher_model, student_model = (Stylizer(n, EAGER_CPU) for n in (teacher, fast))
+        teacher_model, student_model = (Stylizer(n, EAGER_CPU, FULL_SIZE) for n in (teacher, fast))
         target = [teacher_model.stylize_frames([p])[0] for p in photos]
         student = [student_model.stylize_frames([p])[0] for p in photos]
         p, s = psnr_ssim(student, target)
@@ -204,7 +207,7 @@ def flicker(args) -> None:
     print("| clip | fast preset | warping error | teacher's | vs teacher |")
     print("| --- | --- | --- | --- | --- |")
     for fast, teacher in fast_presets(args):
-        models = {name: Stylizer(name, EAGER_CPU) for name in (fast, teacher)}
+        models = {name: Stylizer(name, EAGER_CPU, FULL_SIZE) for name in (fast, teacher)}
         for clip, frames in found.items():
             error = {
                 name: measure_flicker(frames, m.stylize_frames(frames)).warping_error

@@ -95,9 +95,12 @@ def _psnr(a, b) -> float:
 
 def _stylizer(ctx: Context, **options):
     from stylizer.inference import Stylizer
-    from stylizer.options import InferenceOptions
+    from stylizer.options import InferenceOptions, StyleOptions
 
-    return Stylizer(_weights(ctx), InferenceOptions(device=ctx.device, **options))
+    # At each frame's own size: the figures are per 720p/1080p frame, not at the working size.
+    return Stylizer(
+        _weights(ctx), InferenceOptions(device=ctx.device, **options), StyleOptions(scale=1.0)
+    )
 
 
 def _timed(stylizer, frames, repeats: int = 3) -> tuple[list, float]:
@@ -261,9 +264,10 @@ def step_tiling(ctx: Context) -> dict:
     deep = (frame.astype(np.uint16) * 257)[:512, :512]
     gpu16 = _stylizer(ctx, precision="fp32").stylize(Picture(deep)).color
     from stylizer.inference import Stylizer
-    from stylizer.options import InferenceOptions
+    from stylizer.options import InferenceOptions, StyleOptions
 
-    cpu = Stylizer(_weights(ctx), InferenceOptions(device="cpu", precision="fp32"))  # the same
+    cpu = Stylizer(_weights(ctx), InferenceOptions(device="cpu", precision="fp32"),
+                   StyleOptions(scale=1.0))  # fmt: skip
     cpu16 = cpu.stylize(Picture(deep)).color
     figures = {"tiled_psnr": _psnr(whole, tiled_out),
                "deep_max_diff": int(np.abs(gpu16.astype(int) - cpu16.astype(int)).max())}  # fmt: skip
@@ -376,7 +380,7 @@ def step_fast_presets(ctx: Context) -> dict:
     """Whole-pipeline frames/s of vangogh and the fast presets on a 1080p clip on the GPU; and
     eager against ort (ONNX Runtime's CPU provider) on this machine's CPU at 720p."""
     from stylizer.inference import Stylizer
-    from stylizer.options import InferenceOptions, RunOptions
+    from stylizer.options import InferenceOptions, RunOptions, StyleOptions
     from stylizer.pipeline import stylize_files
 
     frames = _frames(ctx, 1920, 1080, 24)
@@ -397,6 +401,7 @@ def step_fast_presets(ctx: Context) -> dict:
             cpu = Stylizer(
                 preset,
                 InferenceOptions(device="cpu", backend=backend, batch_size=1, precision="fp32"),
+                StyleOptions(scale=1.0),
             )
             _, fps = _timed(cpu, small, repeats=1)
             figures[f"{Path(preset).stem} 720p CPU {backend} fps"] = fps

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/readme_figures.py [--preset vangogh] [-o docs/controls.jpg]
 
-One row: the landscape, the preset's result, then --strength 0.5, --keep-colors, --scale 0.5
-and --scale 2, each tile labelled.
+The landscape, the preset's result (at the preset's working size), then --strength 0.5,
+--keep-colors, --scale 1 (full resolution: finer texture) and --scale 0.5, each tile labelled.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ CONTROLS = {
     "": StyleOptions(),
     "--strength 0.5": StyleOptions(strength=0.5),
     "--keep-colors": StyleOptions(keep_colors=True),
+    "--scale 1": StyleOptions(scale=1.0),
     "--scale 0.5": StyleOptions(scale=0.5),
-    "--scale 2": StyleOptions(scale=2.0),
 }
 
 

@@ -20,6 +20,10 @@ from .errors import StylizeError
 #: The reference's model server; ``$STYLIZE_MODELS_URL`` replaces it (a mirror, or a test server).
 REFERENCE_SERVER = "http://efrosgans.eecs.berkeley.edu"
 
+#: The shorter side the published models paint at: the reference trains on 256 px crops and
+#: tests on images resized to 256 px (``Preset.working_size``).
+REFERENCE_WORKING_SIZE = 256
+
 #: Where each kind's files sit on that server (the reference's download scripts).
 _REMOTE_FOLDER = {
     "cyclegan": "cyclegan/pretrained_models",

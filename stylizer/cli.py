@@ -94,6 +94,11 @@ def _describe_presets() -> str:
         details += (
             [f"input: {p.manifest['intended_input']}"] if "intended_input" in p.manifest else []
         )
+        if p.working_size:
+            details.append(
+                f"paints at {p.working_size} px on the shorter side: larger frames are stylized "
+                "at that size and resized back (--scale overrides)"
+            )
         details += _cost_and_origin(p)
         details += [p.manifest["status"]] if "status" in p.manifest else []
         details.append(_origin_line(p))
@@ -167,11 +172,10 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
 @click.option(
     "--scale",
     type=click.FloatRange(0.05, 8),
-    default=1.0,
-    show_default=True,
     help="Brush size: run the style at this fraction of each frame's size and resize the result "
-    "back. The presets learnt from 256 px images, so large photos get fine texture: 0.5 doubles "
-    "the strokes, 2 halves them.",
+    "back: 0.5 doubles the strokes, 2 halves them, 1 paints at full resolution. By default a "
+    "preset paints frames larger than its working size (--list-presets) at that size, so its "
+    "strokes keep their size relative to the picture.",
 )
 @click.option(
     "--size", type=click.IntRange(8), help="Scale so the shorter side is this many pixels."

@@ -13,8 +13,9 @@ from .controls import apply_controls, model_size, scaled
 from .engines import Engine, engine_class, resolve_device
 from .errors import StylizeError
 from .images import Picture
-from .loading import load_generator
+from .loading import resolve
 from .options import InferenceOptions, StyleOptions
+from .weights import load_weights
 
 
 def style_name(weights: str | Path) -> str:
@@ -39,7 +40,10 @@ class Stylizer:
         CPU, ``backend="auto"`` compiles the model only when that is enough to pay off."""
         #: The style's name in reports: a preset's name, a weight file's stem.
         self.name = style_name(weights)
-        self.model = load_generator(weights, bn_stats=options.bn_stats)
+        path, preset = resolve(weights)
+        self.model = load_weights(path, preset.spec if preset else None, options.bn_stats)
+        #: The preset's working size (see ``Preset.working_size``); None for weight files.
+        self.working_size = preset.working_size if preset else None
         where = resolve_device(options.device)
         self.engine: Engine = engine_class(options.backend, where, log, workload)(
             self.model,
@@ -51,13 +55,29 @@ class Stylizer:
         self.max_batch = max(1, options.batch_size)
         if not 0 <= style.strength <= 1:
             raise StylizeError(f"--strength {style.strength}: give a value from 0 to 1")
-        if not 0.05 <= style.scale <= 8:
+        if style.scale is not None and not 0.05 <= style.scale <= 8:
             raise StylizeError(f"--scale {style.scale}: give a factor from 0.05 to 8")
         self.style = style
+        self._log = log
+        self._told_working_size = False
+
+    def model_scale(self, height: int, width: int) -> float:
+        """How much a frame of this size is resized for the model: ``style.scale`` if given,
+        else down to the preset's working size if the frame is larger, else not at all."""
+        if self.style.scale is not None:
+            return self.style.scale
+        shorter = min(height, width)
+        if self.working_size and shorter > self.working_size:
+            return self.working_size / shorter
+        return 1.0
+
+    def model_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size the model runs at for a frame of this size."""
+        return model_size(height, width, self.model_scale(height, width))
 
     def batch_size(self, height: int, width: int) -> int:
         """How many frames of this size to stylize together, at the size the model runs at."""
-        return self.engine.batch_size(*model_size(height, width, self.style.scale), self.max_batch)
+        return self.engine.batch_size(*self.model_size(height, width), self.max_batch)
 
     def _model_input(self, color: np.ndarray) -> np.ndarray:
         want, have = self.model.spec.in_channels, color.shape[2]
@@ -79,10 +99,17 @@ class Stylizer:
         ]
 
     def _model_output(self, colors: list[np.ndarray]) -> list[np.ndarray]:
-        """The model's output for equal-sized frames, run at ``style.scale`` of their size and
-        brought back to it."""
+        """The model's output for equal-sized frames, run at ``model_size`` and brought back to
+        their size."""
         h, w = colors[0].shape[:2]
-        mh, mw = model_size(h, w, self.style.scale)
+        mh, mw = self.model_size(h, w)
+        if self.style.scale is None and (mh, mw) != (h, w) and not self._told_working_size:
+            self._told_working_size = True  # once a run: folders of many sizes stay quiet
+            self._log(
+                f"{self.name} paints at its working size, {self.working_size} px on the shorter "
+                f"side: larger pictures are stylized at that size and resized back ({w}x{h} at "
+                f"{mw}x{mh}); --scale 1 paints at full resolution"
+            )
         inputs = colors if (mh, mw) == (h, w) else [scaled(c, mw, mh) for c in colors]
         out = list(self.engine(torch.from_numpy(np.stack(inputs))).numpy())
         return out if (mh, mw) == (h, w) else [scaled(o, w, h) for o in out]
@@ -99,7 +126,7 @@ class Stylizer:
         return self.stylize_batch([picture])[0]
 
     def model_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        """Equal-sized HxWxC frames through the model alone (at ``style.scale``), in batches the
+        """Equal-sized HxWxC frames through the model alone (at ``model_size``), in batches the
         memory budget allows; ``finished`` applies the other controls."""
         n = self.batch_size(*frames[0].shape[:2])
         out: list[np.ndarray] = []

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from .catalogue import CATALOGUE, CatalogueEntry, catalogue_entry
+from .catalogue import CATALOGUE, REFERENCE_WORKING_SIZE, CatalogueEntry, catalogue_entry
 from .download import Digests, download
 from .errors import StylizeError
 from .files import atomic_folder, write_atomic
@@ -191,6 +191,7 @@ def _install(
             "weights": stored.name,
             "architecture": spec.to_dict(),
             "gflop_per_720p_frame": round(frame_flops(spec) / 1e9, 1),
+            **({"working_size": REFERENCE_WORKING_SIZE} if entry else {}),
             "source": {
                 **source,
                 "sha256": digests.sha256,

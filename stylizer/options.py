@@ -28,11 +28,12 @@ class StyleOptions:
     """How the style is applied: ``--strength`` (0 gives the input back, 1 the full style),
     ``--keep-colors`` (the input's colours, the style's light and texture) and ``--scale`` (the
     model runs at this fraction of each frame's size, and the result is resized back: below 1
-    the brush strokes grow, above 1 they shrink)."""
+    the brush strokes grow, above 1 they shrink; None: the preset's working size for frames
+    larger than it, so the strokes keep their size relative to the picture)."""
 
     strength: float = 1.0
     keep_colors: bool = False
-    scale: float = 1.0
+    scale: float | None = None
 
 
 @dataclass(frozen=True)

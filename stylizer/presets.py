@@ -42,6 +42,10 @@ class Preset:
     weights: Path
     spec: GeneratorSpec | None
     manifest: dict = field(repr=False)
+    #: The shorter side, in pixels, that the style paints at: the scale of the images it learnt
+    #: from. Larger frames are stylized at this size and resized back, so the strokes keep
+    #: their size relative to the picture. None: every frame at its own size.
+    working_size: int | None = None
 
     @classmethod
     def read(cls, folder: Path) -> Preset:
@@ -52,6 +56,11 @@ class Preset:
         if not isinstance(data, dict) or "weights" not in data:
             raise StylizeError(f"{folder / MANIFEST}: a preset manifest needs a 'weights' entry")
         spec = data.get("architecture")
+        working_size = data.get("working_size")
+        if working_size is not None and (type(working_size) is not int or working_size < 8):
+            raise StylizeError(
+                f"{folder / MANIFEST}: 'working_size' must be a whole number of pixels, 8 or more"
+            )
         return cls(
             name=data.get("name", folder.name),
             folder=folder,
@@ -59,6 +68,7 @@ class Preset:
             weights=folder / data["weights"],
             spec=GeneratorSpec.from_dict(spec) if isinstance(spec, dict) else None,
             manifest=data,
+            working_size=working_size,
         )
 
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import noise_image, run_main, save_generator, write_png
 
 from stylizer import download
-from stylizer.catalogue import CATALOGUE, catalogue_entry
+from stylizer.catalogue import CATALOGUE, REFERENCE_WORKING_SIZE, catalogue_entry
 from stylizer.cli import main
 from stylizer.errors import StylizeError
 from stylizer.installing import find_preset, install_from_catalogue
@@ -138,6 +138,7 @@ def test_first_use_downloads_installs_and_stylizes(server, tmp_path):
     assert preset.manifest["source"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert "not checksummed" in preset.manifest["source"]["checksum"]
     assert preset.weights.read_bytes() == data
+    assert preset.working_size == REFERENCE_WORKING_SIZE  # it paints at the reference's scale
     assert leftovers(tmp_path / "home") == []
     # Installed now: a second use asks the server nothing.
     asked = len(server.requests)

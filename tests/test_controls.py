@@ -1,9 +1,12 @@
 """The creative controls: --strength, --keep-colors and --scale, in the library and the CLI."""
 
+import json
+import shutil
+
 import cv2
 import numpy as np
 import pytest
-from conftest import noise_image, run_main
+from conftest import noise_image, run_main, write_png
 
 from stylizer import StylizeError
 from stylizer.cli import main
@@ -58,6 +61,37 @@ def test_scale_runs_the_model_at_a_fraction_of_the_size(tiny_weights):
     by_hand = scaled(styled(tiny_weights, scaled(image, 32, 20)), 64, 40)
     assert np.array_equal(half, by_hand)
     assert not np.array_equal(half, styled(tiny_weights, image))
+
+
+def preset_with_working_size(folder, weights, working_size) -> str:
+    """A preset folder around ``weights`` whose manifest declares ``working_size``."""
+    folder.mkdir()
+    shutil.copy(weights, folder / "generator.pth")
+    manifest = {"name": folder.name, "weights": "generator.pth", "working_size": working_size}
+    (folder / "preset.json").write_text(json.dumps(manifest))
+    return str(folder)
+
+
+def test_a_preset_paints_large_frames_at_its_working_size(tiny_weights, tmp_path):
+    preset = preset_with_working_size(tmp_path / "small", tiny_weights, 20)
+    large, small = noise_image(40, 64, seed=6), noise_image(16, 24, seed=7)
+    by_hand = scaled(styled(tiny_weights, scaled(large, 32, 20)), 64, 40)  # shorter side 20
+    assert np.array_equal(styled(preset, large), by_hand)
+    # Smaller frames are not enlarged, and --scale overrides the working size.
+    assert np.array_equal(styled(preset, small), styled(tiny_weights, small))
+    assert np.array_equal(styled(preset, large, scale=1.0), styled(tiny_weights, large))
+    # The CLI says so, once.
+    r = run_main(main, [write_png(tmp_path / "in" / "a.png", large), write_png(tmp_path / "in" / "b.png", large),
+                        "-o", tmp_path / "out", "--weights", preset], text=True)  # fmt: skip
+    assert r.returncode == 0 and r.stderr.count("paints at its working size, 20 px") == 1
+    assert "64x40 at 32x20" in r.stderr
+
+
+@pytest.mark.parametrize("bad", [0, 2.5, "256"])
+def test_a_bad_working_size_is_a_one_line_error(tiny_weights, tmp_path, bad):
+    preset = preset_with_working_size(tmp_path / "bad", tiny_weights, bad)
+    with pytest.raises(StylizeError, match="working_size"):
+        styled(preset, noise_image(16, 16))
 
 
 def test_out_of_range_controls_are_one_line_errors(tiny_weights):

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from stylizer import load_generator
 from stylizer.cli import main as stylize_main
 from stylizer.models import GeneratorSpec
-from stylizer.presets import BUILTIN_DIR
+from stylizer.presets import BUILTIN_DIR, Preset
 from trainer.cli import main as trainer_main
 from trainer.evaluate import evaluate_run
 from trainer.export import export_preset
@@ -162,11 +162,13 @@ def test_export_records_the_teacher_and_lists_the_cost(distilled, tmp_path):
         == json.loads((BUILTIN_DIR / "vangogh" / "preset.json").read_text())["architecture"]
     )
     assert manifest["training"]["last_validation"]["val_PSNR"] > 0
+    # It paints what the teacher paints, at the teacher's scale.
+    assert manifest["working_size"] == Preset.read(BUILTIN_DIR / "vangogh").working_size
     r = run_main(stylize_main, ["--list-presets"], env={"STYLIZE_PRESETS": str(tmp_path / "presets")},
                  text=True)  # fmt: skip
     line = r.stdout[r.stdout.index("tiny-fast") :].split("\n\n")[0]
     assert "GFLOP per 1280x720 frame" in line and "mimics vangogh" in line
-    assert "dB PSNR to it" in line
+    assert "dB PSNR to it" in line and "paints at" in line
 
 
 def test_evaluate_runs_the_teacher_on_held_out_photos(distilled, tmp_path):

@@ -36,6 +36,7 @@ def test_manifest_records_how_the_preset_was_made(name):
     for key in ("task", "data", "data_counts", "steps", "hardware", "wall_time_s"):
         assert training[key], key
     assert training["last_validation"] and m["intended_input"] and m["licence_notes"]
+    assert preset.working_size  # large photos and videos get the strokes it learnt
     assert m["training_data"]["sources"]
 
 

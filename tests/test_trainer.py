@@ -112,6 +112,7 @@ def test_export_then_stylize_preset(tmp_path, inversion_pairs, arch):
     )
     manifest = json.loads((folder / "preset.json").read_text())
     assert manifest["architecture"]["arch"] == arch and manifest["training"]["steps"] == 4
+    assert manifest["working_size"] == s.load_size  # the scale it learnt at
     record = manifest["training"]
     assert list(record["data_counts"].values()) == [len(list(Path(d).iterdir())) for d in s.data]
     assert record["hardware"] and "CPU" in record["hardware"][0]
@@ -123,6 +124,11 @@ def test_export_then_stylize_preset(tmp_path, inversion_pairs, arch):
     assert r.returncode == 0, r.stderr
     manifest = json.loads((tmp_path / "presets" / "inv2" / "preset.json").read_text())
     assert manifest["licence_notes"] == "made up for the test"
+    about.write_text('{"working_size": "large"}')  # refused, and nothing is published
+    r = run_cli("export", tmp_path / "run", "--name", "inv4", "-o", tmp_path / "presets",
+                "--about", about)  # fmt: skip
+    assert r.returncode != 0 and "working_size" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert not (tmp_path / "presets" / "inv4").exists()
     # Without -o, into the user's presets (never into the installed package), found by name.
     assert run_cli("export", tmp_path / "run", "--name", "inv3").returncode == 0
     from stylizer.presets import BUILTIN_DIR, user_presets_dir

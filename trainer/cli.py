@@ -225,7 +225,9 @@ def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, **opts):
 @click.option(
     "--about",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON object of more manifest fields (data sources, licence notes, status).",
+    help="JSON object of more manifest fields (data sources, licence notes, status), or "
+    'fields to override, such as {"working_size": 384}: the shorter side the style paints at '
+    "(default: the run's --load-size).",
 )
 @click.option(
     "--weights-format",

@@ -13,7 +13,7 @@ from stylizer.files import atomic_folder
 from stylizer.images import is_image_path
 from stylizer.models import frame_flops
 from stylizer.onnx import export_onnx
-from stylizer.presets import MANIFEST, user_presets_dir
+from stylizer.presets import MANIFEST, Preset, user_presets_dir
 from stylizer.weights import save_state_dict
 
 from .run import RunFolder
@@ -69,10 +69,12 @@ def export_preset(
             "architecture": spec.to_dict(),
             "gflop_per_720p_frame": round(frame_flops(spec) / 1e9, 1),
             "intended_input": f"photos; trained on {s.crop_size}px crops of images resized to {s.load_size}",
+            "working_size": s.load_size,
             "training": _training_record(run, s, step, chosen) | {"direction": direction},
         }
         manifest |= task.record() | (extra or {})
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        Preset.read(tmp)  # a bad field from --about is refused here, before it is published
     full = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     for ext in dict.fromkeys(("pth", weights_format)):
         save_state_dict(full, run.root / "export" / f"{name}_net_G.{ext}")

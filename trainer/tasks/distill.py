@@ -24,7 +24,7 @@ from stylizer.engines.base import pad_to_multiple
 from stylizer.errors import StylizeError
 from stylizer.files import write_atomic
 from stylizer.images import Picture, write_image
-from stylizer.loading import load_generator
+from stylizer.loading import load_generator, resolve
 from stylizer.models import Generator
 from stylizer.presets import MANIFEST
 from stylizer.progress import Progress
@@ -286,8 +286,18 @@ class Distill(Task):
         return {
             "intended_input": f"photos; trained on {self.s.crop_size}px crops of photos resized "
             f"to {sizes} px on the shorter side",
+            "working_size": self._teacher_working_size() or max(self.s.sizes or [self.s.crop_size]),
             "distilled_from": origin,
         }
+
+    def _teacher_working_size(self) -> int | None:
+        """The teacher preset's working size: the student paints what the teacher paints, at
+        the same scale."""
+        try:
+            preset = resolve(self.s.teacher)[1]
+        except StylizeError:
+            return None
+        return preset.working_size if preset else None
 
 
 def _identity(photo: Path) -> list:
