@@ -391,7 +391,7 @@ def step_fast_presets(ctx: Context) -> dict:
         name = Path(preset).stem
         t0 = time.perf_counter()
         summary = stylize_files([str(clip)], preset, ctx.work / f"fast-{name}",
-                                run=RunOptions(overwrite=True),
+                                run=RunOptions(overwrite=True), style=StyleOptions(scale=1.0),
                                 inference=InferenceOptions(device=ctx.device))  # fmt: skip
         assert not summary.failed, summary.failed
         figures[f"{name} 1080p fps"] = len(frames) / (time.perf_counter() - t0)

@@ -126,10 +126,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--scale",
-        type=float,
+        type=lambda text: None if text == "auto" else float(text),
         nargs="+",
-        default=[1.0],
-        help="stylize --scale for each preset; several give a row (and a grid column) each.",
+        default=[None],
+        help="stylize --scale for each preset, or auto (the preset's working size, stylize's "
+        "default); several give a row (and a grid column) each.",
     )
     parser.add_argument("--count", type=int, help="Score only the first COUNT test photos.")
     args = parser.parse_args()
@@ -145,7 +146,8 @@ def main() -> None:
                 h, w = photo.shape[:2]
                 big = scaled(photo, round(w * args.upscale), round(h * args.upscale))
                 results.append(scaled(stylizer.stylize_frames([big])[0], w, h))
-            outputs[name if len(args.scale) == 1 else f"{name} x{scale:g}"] = results
+            label = "working size" if scale is None else f"x{scale:g}"
+            outputs[name if len(args.scale) == 1 else f"{name} {label}"] = results
     print(
         "\n| images | count | P(photo) | P(van Gogh) | P(Monet) | classified van Gogh | classified Monet |"
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -34,25 +35,11 @@ class Stylizer:
         style: StyleOptions = StyleOptions(),
         *,
         log: Callable[[str], None] = lambda msg: None,
-        workload: int = 0,
+        workload: Sequence[tuple[int, int, int]] = (),
     ) -> None:
-        """``workload``: pixels (frames x size) the caller expects to process, if known; on a
-        CPU, ``backend="auto"`` compiles the model only when that is enough to pay off."""
-        #: The style's name in reports: a preset's name, a weight file's stem.
-        self.name = style_name(weights)
-        path, preset = resolve(weights)
-        self.model = load_weights(path, preset.spec if preset else None, options.bn_stats)
-        #: The preset's working size (see ``Preset.working_size``); None for weight files.
-        self.working_size = preset.working_size if preset else None
-        where = resolve_device(options.device)
-        self.engine: Engine = engine_class(options.backend, where, log, workload)(
-            self.model,
-            where,
-            memory_budget=options.memory_mb * 2**20 if options.memory_mb else None,
-            tile=options.tile,
-            precision=options.precision,
-        )
-        self.max_batch = max(1, options.batch_size)
+        """``workload``: frames, height and width of each video the caller expects to process,
+        if known; on a CPU, ``backend="auto"`` compiles the model only when the pixels it will
+        run at are enough to pay off."""
         if not 0 <= style.strength <= 1:
             raise StylizeError(f"--strength {style.strength}: give a value from 0 to 1")
         if style.scale is not None and not 0.05 <= style.scale <= 8:
@@ -60,6 +47,27 @@ class Stylizer:
         self.style = style
         self._log = log
         self._told_working_size = False
+        #: The style's name in reports: a preset's name, a weight file's stem.
+        self.name = style_name(weights)
+        path, preset = resolve(weights)
+        self.model = load_weights(path, preset.spec if preset else None, options.bn_stats)
+        #: The preset's working size (see ``Preset.working_size``); None for weight files.
+        self.working_size = preset.working_size if preset else None
+        where = resolve_device(options.device)
+        self.engine: Engine = engine_class(
+            options.backend, where, log, self.model_pixels(workload)
+        )(
+            self.model,
+            where,
+            memory_budget=options.memory_mb * 2**20 if options.memory_mb else None,
+            tile=options.tile,
+            precision=options.precision,
+        )
+        self.max_batch = max(1, options.batch_size)
+
+    def model_pixels(self, workload: Sequence[tuple[int, int, int]]) -> int:
+        """The pixels the model runs over for videos of these frames, heights and widths."""
+        return sum(frames * math.prod(self.model_size(h, w)) for frames, h, w in workload if frames)
 
     def model_scale(self, height: int, width: int) -> float:
         """How much a frame of this size is resized for the model: ``style.scale`` if given,
@@ -103,7 +111,7 @@ class Stylizer:
         their size."""
         h, w = colors[0].shape[:2]
         mh, mw = self.model_size(h, w)
-        if self.style.scale is None and (mh, mw) != (h, w) and not self._told_working_size:
+        if self.style.scale is None and self.model_scale(h, w) != 1 and not self._told_working_size:
             self._told_working_size = True  # once a run: folders of many sizes stay quiet
             self._log(
                 f"{self.name} paints at its working size, {self.working_size} px on the shorter "

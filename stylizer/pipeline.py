@@ -19,7 +19,7 @@ from .errors import StylizeError, failure_message
 from .files import output_folder_problem
 from .inference import Stylizer
 from .media import Job, StageTimes, sinks, sources
-from .media.formats import Media, is_video_path, parse_size, video_info, video_pixels
+from .media.formats import Media, is_video_path, parse_size, video_info, video_shape
 from .media.plan import Plan, plan_jobs
 from .media.processors import FrameProcessor, PictureProcessor
 from .options import (
@@ -159,7 +159,7 @@ def stylize_files(
             pictures = []
         if videos or pictures:
             if stylizer is None:
-                workload = sum(video_pixels(job.source) for job in videos)
+                workload = [video_shape(job.source) for job in videos]
                 stylizer = Stylizer(weights, inference, style, log=log, workload=workload)
             if pictures:
                 _stylize_images(pictures, stylizer, images, run, summary, log)

@@ -80,11 +80,21 @@ def test_a_preset_paints_large_frames_at_its_working_size(tiny_weights, tmp_path
     # Smaller frames are not enlarged, and --scale overrides the working size.
     assert np.array_equal(styled(preset, small), styled(tiny_weights, small))
     assert np.array_equal(styled(preset, large, scale=1.0), styled(tiny_weights, large))
-    # The CLI says so, once.
-    r = run_main(main, [write_png(tmp_path / "in" / "a.png", large), write_png(tmp_path / "in" / "b.png", large),
-                        "-o", tmp_path / "out", "--weights", preset], text=True)  # fmt: skip
+    # Batches are sized, and --backend auto weighs compiling, at the size the model runs at.
+    stylizer = Stylizer(preset, CPU)
+    assert stylizer.model_size(40, 64) == (20, 32) and stylizer.model_size(16, 24) == (16, 24)
+    assert stylizer.model_pixels([(10, 40, 64), (0, 0, 0)]) == 10 * 20 * 32
+    # The CLI says so, once; not when --scale is given, nor for a sliver padded up to 8 px.
+    inputs = [write_png(tmp_path / "in" / f"{n}.png", large) for n in "ab"]
+    args = [*inputs, "-o", tmp_path / "out", "--weights", preset, "--overwrite"]
+    r = run_main(main, args, text=True)
     assert r.returncode == 0 and r.stderr.count("paints at its working size, 20 px") == 1
     assert "64x40 at 32x20" in r.stderr
+    r = run_main(main, [*args, "--scale", "1"], text=True)
+    assert r.returncode == 0 and "working size" not in r.stderr
+    sliver = write_png(tmp_path / "sliver.png", noise_image(1, 16))
+    r = run_main(main, [sliver, "-o", tmp_path / "s.png", "--weights", preset], text=True)
+    assert r.returncode == 0 and "working size" not in r.stderr
 
 
 @pytest.mark.parametrize("bad", [0, 2.5, "256"])

@@ -4,7 +4,7 @@ import torch
 from conftest import write_video
 
 from stylizer.engines import ENGINES, engine_class, registry
-from stylizer.media.formats import video_pixels
+from stylizer.media.formats import video_shape
 from stylizer.options import InferenceOptions, RunOptions
 from stylizer.pipeline import Stylizer, stylize_files
 
@@ -56,8 +56,8 @@ def test_auto_compiles_only_when_the_job_is_long(monkeypatch, tiny_weights, tmp_
     monkeypatch.undo()
     # stylize_files measures its videos from their metadata, before decoding them.
     clip = write_video(tmp_path / "clip.mp4", frames(6))
-    assert video_pixels(clip) == 6 * 48 * 64
-    assert video_pixels(tmp_path / "missing.mp4") == 0
+    assert video_shape(clip) == (6, 48, 64)
+    assert video_shape(tmp_path / "missing.mp4") == (0, 0, 0)
     monkeypatch.setattr(registry, "COMPILE_PIXELS", 6 * 48 * 64)
     logged = []
     summary = stylize_files(

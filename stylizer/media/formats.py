@@ -50,18 +50,18 @@ def media_label(media: Media, stream_name: str) -> str:
     return str(media) if isinstance(media, Path) else stream_name
 
 
-def video_pixels(path: Path) -> int:
-    """Frames times frame size, from the container's metadata (0 when it does not say): how much
-    work a video is, before decoding any of it."""
+def video_shape(path: Path) -> tuple[int, int, int]:
+    """Frames, height and width, from the container's metadata (zeros when it does not say):
+    how much work a video is, before decoding any of it."""
     try:
         with av.open(str(path)) as inp:
             vin = inp.streams.video[0]
             frames = vin.frames
             if not frames and inp.duration and vin.average_rate:
                 frames = int(inp.duration / av.time_base * vin.average_rate)
-            return int(frames) * vin.width * vin.height
+            return int(frames), vin.height, vin.width
     except (av.FFmpegError, OSError, ValueError, IndexError):
-        return 0
+        return 0, 0, 0
 
 
 def video_info(path: Path) -> dict[str, Any]:
