@@ -464,10 +464,18 @@ def presets_cli() -> None:
 @click.argument("weights", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", required=True, help="The preset's name (what --preset takes).")
 @click.option("--description", default="", help="One line on what it does.")
-def presets_add(weights: Path, name: str, description: str) -> None:
+@click.option(
+    "--working-size",
+    type=click.IntRange(8),
+    help="The shorter side, in pixels, it paints at: larger frames are stylized at that size "
+    "and resized back, so strokes keep their size (the size its training images had: 256 for "
+    "the reference's models, their default). Default for other files: every frame at its own "
+    "size.",
+)
+def presets_add(weights: Path, name: str, description: str, working_size: int | None) -> None:
     """Install the generator in WEIGHTS (any file stylize can load) as preset NAME. With the name
     of a published reference model, installs that model from a file downloaded by hand."""
-    preset = add_preset(weights, name, description)
+    preset = add_preset(weights, name, description, working_size)
     assert preset.spec is not None  # installing loads it, so it has one
     click.echo(f"installed preset {preset.name} ({preset.spec.describe()}) in {preset.folder}")
 

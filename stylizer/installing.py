@@ -101,15 +101,22 @@ def install_from_catalogue(entry: CatalogueEntry, show_progress: bool = True) ->
                 ) from None
         source = {"kind": "downloaded", "url": entry.url}
         try:
-            return _install(target, entry.name, entry.description, source, entry, move=True)
+            return _install(target, entry.name, entry.description, source, entry, True,
+                            REFERENCE_WORKING_SIZE)  # fmt: skip
         except StylizeError as e:
             target.unlink(missing_ok=True)  # refused: the next try downloads afresh
             raise StylizeError(f"{entry.name}: the downloaded file was refused ({e})") from None
 
 
-def add_preset(weights: Path, name: str, description: str = "") -> Preset:
+def add_preset(
+    weights: Path, name: str, description: str = "", working_size: int | None = None
+) -> Preset:
     """Install a weight file as preset ``name`` (``stylize presets add``). A published model's
-    name installs that model from a file fetched by hand, checked as a download is."""
+    name installs that model from a file fetched by hand, checked as a download is.
+    ``working_size``: the shorter side it paints at (``Preset.working_size``); by default the
+    reference's for a published model, none (every frame at its own size) for others."""
+    if working_size is not None and working_size < 8:
+        raise StylizeError(f"--working-size {working_size}: give 8 pixels or more")
     entry = catalogue_entry(name)
     if entry is None and not _NAME.match(name):
         raise StylizeError(
@@ -121,9 +128,10 @@ def add_preset(weights: Path, name: str, description: str = "") -> Preset:
     source = {"kind": "added", "from": str(weights.resolve())}
     with _user_store(name):
         if entry is None:
-            return _install(weights, name, description, source, None, move=False)
+            return _install(weights, name, description, source, None, False, working_size)
         description = description or entry.description
-        return _install(weights, entry.name, description, source, entry, move=False)
+        size = working_size or REFERENCE_WORKING_SIZE
+        return _install(weights, entry.name, description, source, entry, False, size)
 
 
 def remove_preset(name: str) -> Preset:
@@ -166,6 +174,7 @@ def _install(
     source: dict,
     entry: CatalogueEntry | None,
     move: bool,
+    working_size: int | None,
 ) -> Preset:
     folder_name = entry.folder_name if entry else name
     existing = installed_preset(folder_name) or installed_preset(name)
@@ -191,7 +200,7 @@ def _install(
             "weights": stored.name,
             "architecture": spec.to_dict(),
             "gflop_per_720p_frame": round(frame_flops(spec) / 1e9, 1),
-            **({"working_size": REFERENCE_WORKING_SIZE} if entry else {}),
+            **({"working_size": working_size} if working_size else {}),
             "source": {
                 **source,
                 "sha256": digests.sha256,

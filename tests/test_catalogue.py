@@ -248,6 +248,7 @@ def test_presets_add_and_remove(tmp_path, monkeypatch, tiny_weights):
     assert "mystyle" in installed_names() and "vangogh" in installed_names()
     manifest = json.loads((tmp_path / "home" / "presets" / "mystyle" / "preset.json").read_text())
     assert manifest["description"] == "My style" and manifest["source"]["kind"] == "added"
+    assert "working_size" not in manifest  # a file of unknown origin paints at full size
     photo = write_png(tmp_path / "p.png", noise_image(24, 40))
     assert run_main(main, [photo, "--preset", "mystyle"]).returncode == 0
     assert (tmp_path / "p_mystyle.png").is_file()
@@ -255,6 +256,8 @@ def test_presets_add_and_remove(tmp_path, monkeypatch, tiny_weights):
     assert again.returncode == 1 and "already installed" in again.stderr
     assert run_main(main, ["presets", "remove", "mystyle"]).returncode == 0
     assert "mystyle" not in installed_names()
+    r = run_main(main, ["presets", "add", tiny_weights, "--name", "sized", "--working-size", "20"])
+    assert r.returncode == 0 and find_preset("sized").working_size == 20
     for args, message in (
         (["remove", "vangogh"], "ships with stylize"),
         (["remove", "mystyle"], "no preset named 'mystyle' is installed"),
@@ -276,6 +279,7 @@ def test_presets_add_a_published_model_checks_it(tmp_path, monkeypatch, tiny_wei
     assert r.returncode == 0, r.stderr
     assert "cyclegan:apple2orange" in installed_names()
     assert find_preset("apple2orange").manifest["source"]["kind"] == "added"
+    assert find_preset("apple2orange").working_size == REFERENCE_WORKING_SIZE
 
 
 def test_resume_edge_cases(server, tmp_path):
