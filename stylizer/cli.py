@@ -204,8 +204,9 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
     "--tile",
     type=click.IntRange(0),
     default=0,
-    help="Process images in tiles of this many pixels a side (0: only when an image does not fit "
-    "the memory budget). Tiles use whole-image statistics, so there are no seams.",
+    help="Process images in tiles of this many pixels a side, at the size the model runs at (0: "
+    "only when an image does not fit the memory budget). Tiles use whole-image statistics, so "
+    "there are no seams.",
 )
 @click.option("--memory-mb", type=click.IntRange(64), help="Activation memory budget in MiB.")
 @click.option(
