@@ -110,8 +110,9 @@ class Stylizer:
         """The model's output for equal-sized frames, run at ``model_size`` and brought back to
         their size."""
         h, w = colors[0].shape[:2]
-        mh, mw = self.model_size(h, w)
-        if self.style.scale is None and self.model_scale(h, w) != 1 and not self._told_working_size:
+        scale = self.model_scale(h, w)
+        mh, mw = model_size(h, w, scale)
+        if scale != 1 and self.style.scale is None and not self._told_working_size:
             self._told_working_size = True  # once a run: folders of many sizes stay quiet
             self._log(
                 f"{self.name} paints at its working size, {self.working_size} px on the shorter "
