@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import os
 import sys
@@ -22,8 +23,16 @@ from .errors import StylizeError, internal_error
 from .files import output_folder_problem, write_atomic
 from .flicker import flicker_report
 from .flow import DIS_PRESETS
-from .images import IMAGE_EXTENSIONS, OPENCV_MAX_PIXELS, Picture, default_max_pixels, write_image
+from .images import (
+    IMAGE_EXTENSIONS,
+    OPENCV_MAX_PIXELS,
+    Picture,
+    default_max_pixels,
+    is_image_path,
+    write_image,
+)
 from .installing import add_preset, downloadable, origin, remove_preset
+from .launch import memory_problem
 from .loading import load_generator
 from .media.formats import STREAM_FORMATS
 from .models import GeneratorSpec, frame_flops
@@ -35,8 +44,9 @@ from .options import (
     TemporalOptions,
     VideoOptions,
 )
+from .outputs import Claims
 from .pipeline import stylize_files, stylize_stream
-from .presets import Preset, list_presets
+from .presets import Preset, broken_presets, list_presets, user_presets_dir
 from .sheet import contact_sheet, sheet_inputs
 from .signals import Stopped, stop_signals_unwind
 from .temporal import SMOOTHERS
@@ -73,8 +83,8 @@ def _cost_and_origin(p: Preset) -> list[str]:
 
 
 def _describe_presets() -> str:
-    presets = list_presets()
-    lines = [] if presets else ["no presets installed (stylize-train export makes one)"]
+    presets, broken = list_presets(), broken_presets()
+    lines = [] if presets or broken else ["no presets installed (stylize-train export makes one)"]
     for p in presets:
         arch = (
             p.spec.describe() if isinstance(p.spec, GeneratorSpec) else "architecture from weights"
@@ -103,6 +113,10 @@ def _describe_presets() -> str:
         details += [p.manifest["status"]] if "status" in p.manifest else []
         details.append(_origin_line(p))
         lines.append(_entry(p.name, p.description, details))
+    for b in broken:  # listed, not in the way of the others
+        mine = b.folder.parent == user_presets_dir()
+        fix = f"stylize presets remove {b.name}" if mine else f"fix or delete {b.folder}"
+        lines.append(_entry(b.name, "BROKEN: cannot be used", [b.problem, f"to remove: {fix}"]))
     fetchable = downloadable()
     if fetchable:
         lines.append("\nDownloadable: the reference's published models, fetched on first use")
@@ -212,7 +226,8 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
 @click.option(
     "--max-pixels",
     type=click.IntRange(1, OPENCV_MAX_PIXELS),
-    help="Refuse images larger than this many pixels, read from the header before decoding "
+    help="Refuse images and video frames larger than this many pixels, read from the header "
+    "before decoding "
     f"(default: a 128th of this machine's memory, here {default_max_pixels():,}).",
 )
 @click.option(
@@ -369,13 +384,19 @@ def _stylize(
     smoothing = _picked(TemporalOptions, options)
     run = _picked(RunOptions, options, progress=not quiet)
     json_to = options["json_to"]
-    if json_to not in (None, "-") and (problem := output_folder_problem(Path(json_to).parent)):
+    report = Path(json_to) if json_to not in (None, "-") else None
+    if report is not None and (problem := output_folder_problem(report.parent)):
         raise StylizeError(f"cannot write --json {json_to}: {problem}")  # before any work
     if "-" in inputs or output == "-" or raw:
         if len(inputs) != 1:
             raise click.UsageError("a pipe takes one INPUT: '-' (standard input) or a video file")
         if json_to == "-" and output in (None, "-"):
             raise click.UsageError("the media go to standard output: give --json a FILE")
+        claims = Claims([Path(inputs[0])] if inputs[0] != "-" else [])
+        if output not in (None, "-"):
+            claims.claim(Path(output), "-o")
+        if report is not None:
+            claims.claim(report, f"--json {json_to}")
         started = time.perf_counter()
         count = stylize_stream(inputs[0], output, source, raw=raw, inference=inference,
                                style=style, video=video, temporal=smoothing, run=run,
@@ -390,7 +411,7 @@ def _stylize(
     images = _picked(ImageOptions, options, ext=f".{ext}" if ext else None)
     summary = stylize_files(inputs, source, output, tag=tag, inference=inference, style=style,
                             images=images, video=video, temporal=smoothing, run=run,
-                            log=_err)  # fmt: skip
+                            log=_err, reports=(report,) if report else ())  # fmt: skip
     first = int(os.environ.get("RANK", 0)) == 0  # under torchrun: merged, said once
     if first:
         _write_json(json_to, [*summary.records, summary.totals()])
@@ -407,8 +428,11 @@ def _write_json(to: str | None, objects: list[dict[str, Any]]) -> None:
     text = "".join(json.dumps(o) + "\n" for o in objects)
     if to == "-":
         click.echo(text, nl=False)
-    else:
+        return
+    try:
         write_atomic(Path(to), text.encode())
+    except OSError as e:
+        raise StylizeError(f"cannot write --json {to} ({e.strerror or e})") from None
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -450,7 +474,9 @@ def presets_cli() -> None:
     """Install, remove and list presets.
 
     Presets you add and the reference's models downloaded on first use live in stylize's data
-    directory ($STYLIZE_HOME, else the platform's, such as ~/.local/share/stylize).
+    directory ($STYLIZE_HOME, else the platform's, such as ~/.local/share/stylize). One run at a
+    time changes it: another waits, and says so, for up to $STYLIZE_LOCK_TIMEOUT seconds
+    (default 600).
 
     \b
     Examples:
@@ -484,7 +510,8 @@ def presets_add(weights: Path, name: str, description: str, working_size: int | 
 @presets_cli.command("remove")
 @click.argument("name")
 def presets_remove(name: str) -> None:
-    """Uninstall preset NAME (one you added or downloaded; shipped ones stay)."""
+    """Uninstall preset NAME (one you added, downloaded or exported, or a broken one by its
+    folder's name; shipped ones stay)."""
     preset = remove_preset(name)
     click.echo(f"removed preset {preset.name} ({preset.folder})")
 
@@ -538,32 +565,44 @@ def sheet_cli(
     )
     if not names:
         raise click.UsageError("no styles: install a preset or give --presets")
-    grid, failed = contact_sheet(
-        sheet_inputs(list(photos)),
-        names,
-        side=size,
-        inference=InferenceOptions(device=device),
-        log=_err,
+    if not is_image_path(output):
+        raise click.BadParameter(
+            f"{output}: use an image extension ({', '.join(_EXTS)})", param_hint="-o"
+        )
+    inputs = sheet_inputs(list(photos))
+    Claims(inputs).claim(output, f"-o {output}")
+    if problem := output_folder_problem(output.parent):
+        raise StylizeError(f"cannot write {output}: {problem}")  # before any inference
+    sheet = contact_sheet(
+        inputs, names, side=size, inference=InferenceOptions(device=device), log=_err
     )
-    write_image(output, Picture(grid))
-    _err(f"wrote {output}: {len(names) - len(failed)} of {len(names)} styles")
-    if failed:
+    try:
+        write_image(output, Picture(sheet.image))
+    except OSError as e:
+        raise StylizeError(f"cannot write {output} ({e.strerror or e})") from None
+    shown = len(inputs) - len(sheet.failed_photos)
+    _err(
+        f"wrote {output}: {len(names) - len(sheet.failed_styles)} of {len(names)} styles, "
+        f"{shown} of {len(inputs)} photos"
+    )
+    if sheet.failed_photos or sheet.failed_styles:
         sys.exit(1)
 
 
 def run_command(
     command: click.Command,
     say: Callable[[str], None],
-    args: list[str] | None = None,
-    prog_name: str | None = None,
+    args: list[str],
+    prog_name: str,
 ) -> None:
     """Run a command: user mistakes and bad files are one line on stderr and a non-zero exit,
-    never a traceback (an internal error shows one only with ``--debug``); Ctrl-C, SIGTERM and
-    SIGHUP clean up and exit with 128 + the signal's number."""
-    args = sys.argv[1:] if args is None else args
+    never a traceback (an internal error shows one only with ``--debug``); so are running out of
+    memory and a reader that closed standard output early. Ctrl-C, SIGTERM and SIGHUP clean up
+    and exit with 128 + the signal's number."""
+    status: Any = None
     try:
         with stop_signals_unwind():
-            status = command.main(args, prog_name=prog_name, standalone_mode=False)
+            status = _invoke(command, args, prog_name)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
@@ -574,13 +613,43 @@ def run_command(
     except StylizeError as e:
         say(f"error: {e}")
         sys.exit(1)
+    except BrokenPipeError:
+        _silence_stdout()
+        say("error: standard output was closed before everything was written to it (what was "
+            "written to files is kept)")  # fmt: skip
+        sys.exit(1)
     except Exception as e:
+        if (problem := memory_problem(e)) is not None:
+            say(f"error: {problem}")
+            sys.exit(1)
         # Parsing has failed or finished by now: the flag is on the command line or absent.
         debug = "--debug" in args if any(p.name == "debug" for p in command.params) else None
         say(internal_error(e, debug))
         sys.exit(1)
     if isinstance(status, int) and status:  # ctx.exit(N) returns N without standalone mode
         sys.exit(status)
+
+
+def _invoke(command: click.Command, args: list[str], prog_name: str) -> Any:
+    """Parse ``args`` and run ``command``, as click's ``main`` does without standalone mode,
+    but leaving every error to ``run_command`` (click's own ends a closed standard output with
+    a silent exit 1)."""
+    try:
+        with command.make_context(prog_name, args) as ctx:
+            return command.invoke(ctx)
+    except click.exceptions.Exit as e:  # --help, --version, ctx.exit(N)
+        return e.exit_code
+    except (EOFError, KeyboardInterrupt) as e:
+        raise click.exceptions.Abort() from e
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's last flush does not
+    fail on the closed pipe with a second message."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def _exit_stopped(status: int) -> None:
@@ -602,8 +671,8 @@ def main() -> None:
     if sys.argv[1:2] == ["sheet"]:  # likewise ./sheet
         run_command(sheet_cli, _err, sys.argv[2:], prog_name="stylize sheet")
         return
-    run_command(cli, _err)
+    run_command(cli, _err, sys.argv[1:], prog_name="stylize")
 
 
 def flicker_main() -> None:
-    run_command(flicker_cli, _err)
+    run_command(flicker_cli, _err, sys.argv[1:], prog_name="stylize-flicker")

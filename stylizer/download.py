@@ -87,7 +87,7 @@ def _fetch_into(url: str, part: Path, label: str, show_progress: bool) -> None:
                 return
             part.unlink()
             return _fetch_into(url, part, label, show_progress)
-        raise StylizeError(f"{label}: {url} answered {e.code} {e.reason}") from None
+        raise StylizeError(f"{label}: {url} answered {e.code} {_one_line(e.reason)}") from None
     except (OSError, http.client.HTTPException, ValueError) as e:
         raise StylizeError(f"{label}: cannot reach {url} ({_reason(e)})") from None
     with response:
@@ -133,4 +133,9 @@ def _reason(error: BaseException) -> str:
         error = error.reason
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
-    return str(error) or type(error).__name__
+    return _one_line(error) or type(error).__name__
+
+
+def _one_line(what: object) -> str:
+    """What ``what`` says, on one line: urllib's message for a redirect loop spans three."""
+    return " ".join(str(what).split())

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import StylizeError
+from .errors import StylizeError, first_line
 
 
 def _read_umask() -> int:
@@ -58,6 +58,33 @@ def publish(tmp: Path, path: Path, overwrite: bool = True) -> None:
     tmp.unlink()
 
 
+#: Characters of randomness ``tempfile`` puts into each name it makes.
+_RANDOM_CHARS = 8
+
+
+def _name_max(folder: Path) -> int:
+    """The longest name, in bytes, the file system of ``folder`` takes (255 on the common ones)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf, or no figure for this folder
+        return 255
+
+
+def temporary_beside(path: Path, suffix: str, *, folder: bool = False) -> Path:
+    """A new hidden file (or folder) beside ``path``, named after it and ending in ``suffix``.
+    The part of its name taken from ``path`` is shortened where the whole would not fit the
+    file system's limit on a name: a legal output name must never fail for its temporary one."""
+    room = _name_max(path.parent) - len(os.fsencode(f"..{suffix}")) - _RANDOM_CHARS
+    name = path.name
+    while name and len(os.fsencode(name)) > room:
+        name = name[:-1]
+    if folder:
+        return Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=suffix, dir=path.parent))
+    fd, made = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    return Path(made)
+
+
 @contextmanager
 def atomic_output(
     path: Path, *, overwrite: bool = True, partial: Path | None = None
@@ -68,11 +95,7 @@ def atomic_output(
     On an error, the temporary file is removed, or kept as ``partial`` when that is given.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(name)
+    tmp = temporary_beside(path, f".part{path.suffix}")
     try:
         yield tmp
         ordinary_mode(tmp)
@@ -85,20 +108,76 @@ def atomic_output(
         raise
 
 
+def _replaceable(path: Path, marker: str | None) -> bool:
+    """Whether ``path`` is a real folder (not a link) holding the file ``marker``."""
+    return (
+        marker is not None and not path.is_symlink() and path.is_dir() and (path / marker).is_file()
+    )
+
+
+def _check_free(path: Path, replaces: str | None) -> None:
+    if os.path.lexists(path) and not _replaceable(path, replaces):
+        kind = f"is not a folder holding a {replaces}" if replaces else "already exists"
+        raise StylizeError(f"{path} {kind}; left it as it is")
+
+
 @contextmanager
-def atomic_folder(path: Path) -> Iterator[Path]:
+def atomic_folder(path: Path, *, replaces: str | None = None) -> Iterator[Path]:
     """A fresh temporary folder beside ``path`` to fill; when the block ends without error it
-    replaces ``path`` (a preset, say) whole, and on any error it is removed."""
+    is published at ``path`` whole, and on any error it is removed.
+
+    Whatever is at ``path`` already is kept (an error says so, before the block and again at
+    the end) unless the caller names, as ``replaces``, the file that marks a folder as one it
+    may replace (a preset's manifest): then a real folder holding it is replaced whole, and
+    still never a file, a link or a folder of other things.
+    """
+    _check_free(path, replaces)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    tmp = temporary_beside(path, ".part", folder=True)
     try:
         yield tmp
         ordinary_mode(tmp)
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
+        _check_free(path, replaces)  # as it is now, after the block's work
+        if os.path.lexists(path):
+            _swap(tmp, path)
+        else:
+            try:
+                tmp.rename(path)  # replaces nothing but an empty folder made meanwhile
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                    raise
+                raise StylizeError(
+                    f"{path}: another run wrote it while this one worked; left it as it is"
+                ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap(new: Path, path: Path) -> None:
+    """Put the folder ``new`` at ``path`` in place of the folder there: the old one goes out of
+    sight first and is deleted last, so a stop half-way leaves one whole folder at ``path``, or
+    none and the old one hidden beside it."""
+    old = temporary_beside(path, ".replaced", folder=True)
+    path.rename(old / path.name)
+    try:
+        new.rename(path)
+    except BaseException:
+        (old / path.name).rename(path)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def writing(what: object, errors: tuple[type[Exception], ...] = (OSError,)) -> Iterator[None]:
+    """The file-system errors (a full disk, a read-only folder, a file where a folder should be)
+    of writing ``what`` as one line that names it, never an internal error. ``errors``: what
+    they come as (torch.save reports a full disk as a ``RuntimeError``)."""
+    try:
+        yield
+    except errors as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else first_line(e)
+        raise StylizeError(f"cannot write {what} ({reason})") from None
 
 
 def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> None:

@@ -132,21 +132,30 @@ def _picture(pixels: np.ndarray, orientation: int, name: str) -> Picture:
     return Picture(np.ascontiguousarray(pixels).reshape(*pixels.shape[:2], -1), alpha)
 
 
+def check_pixels(
+    name: str, width: int, height: int, max_pixels: int | None, pages: int = 1
+) -> None:
+    """Refuse a picture (or a video's frames) whose header claims more than ``max_pixels``
+    (default ``default_max_pixels()``): found before any pixel is decoded, so a crafted header
+    cannot take all memory."""
+    limit = max_pixels or default_max_pixels()
+    if width * height * pages > limit:
+        several = f" x {pages} pages" if pages > 1 else ""
+        raise StylizeError(
+            f"{name}: {width}x{height}{several} is {width * height * pages:,} pixels, over the "
+            f"limit of {limit:,} (--max-pixels raises it)"
+        )
+
+
 def decode_image(data: bytes, name: str = "image", max_pixels: int | None = None) -> Picture:
     """Decode encoded image bytes (every page of a multi-page TIFF), or raise a one-line
     ``StylizeError`` naming ``name``. An image whose header claims more than ``max_pixels``
     (default ``default_max_pixels()``) is refused before any pixel is decoded."""
     if not data:
         raise StylizeError(f"{name}: empty file")
-    limit = max_pixels or default_max_pixels()
     header = _header(data)
-    if header and header.width * header.height * header.pages > limit:
-        pages = f" x {header.pages} pages" if header.pages > 1 else ""
-        raise StylizeError(
-            f"{name}: {header.width}x{header.height}{pages} is "
-            f"{header.width * header.height * header.pages:,} pixels, over the limit of "
-            f"{limit:,} (--max-pixels raises it)"
-        )
+    if header:
+        check_pixels(name, header.width, header.height, max_pixels, header.pages)
     buffer = np.frombuffer(data, np.uint8)
     try:
         if header and header.pages > 1:

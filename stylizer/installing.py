@@ -11,25 +11,28 @@ file that differs is refused.
 from __future__ import annotations
 
 import json
-import re
+import os
 import shutil
-import tempfile
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .catalogue import CATALOGUE, REFERENCE_WORKING_SIZE, CatalogueEntry, catalogue_entry
 from .download import Digests, download
 from .errors import StylizeError
-from .files import atomic_folder, write_atomic
+from .files import atomic_folder, temporary_beside, write_atomic
 from .models import frame_flops
 from .presets import (
     BUILTIN_DIR,
     MANIFEST,
+    BrokenPreset,
     Preset,
+    check_name,
+    every_preset,
     installed_preset,
     list_presets,
     presets_in,
@@ -38,8 +41,9 @@ from .presets import (
 )
 from .weights import load_weights
 
-#: Names a user may give: no dot (``--preset v1.2`` would read as a file name), slash or colon.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]*$")
+#: Seconds a run waits for another that holds the data directory (downloading a model, say)
+#: before it gives up; ``$STYLIZE_LOCK_TIMEOUT`` replaces it.
+LOCK_TIMEOUT_SECONDS = 600.0
 
 
 def find_preset(name: str) -> Preset:
@@ -67,19 +71,54 @@ def origin(preset: Preset) -> str:
 
 
 def downloadable() -> list[CatalogueEntry]:
-    """The published models not installed yet."""
-    return [e for e in CATALOGUE if installed_preset(e.folder_name) is None]
+    """The published models not installed yet (a broken install of one counts as installed:
+    it is listed as broken, with how to remove it)."""
+    installed = {n for p in every_preset() for n in (p.name, p.folder.name)}
+    return [e for e in CATALOGUE if e.folder_name not in installed]
+
+
+def _lock_timeout() -> float:
+    value = os.environ.get("STYLIZE_LOCK_TIMEOUT")
+    try:
+        seconds = LOCK_TIMEOUT_SECONDS if value is None else float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise StylizeError(f"STYLIZE_LOCK_TIMEOUT={value}: give a number of seconds, 0 or more")
+    return seconds
 
 
 @contextmanager
 def _user_store(what: str) -> Iterator[Path]:
     """The data directory, held by this process alone for ``what`` (two runs on first use of a
-    model download it once), with its file-system errors as one-line errors."""
-    home = user_home()
+    model download it once), with its file-system errors as one-line errors. A run that finds
+    it held says once what it waits for, and gives up after ``$STYLIZE_LOCK_TIMEOUT`` seconds
+    (``LOCK_TIMEOUT_SECONDS`` by default): a download can take minutes, and silence looks hung."""
+    home, seconds = user_home(), _lock_timeout()  # a bad setting is found at once
     try:
         home.mkdir(parents=True, exist_ok=True)
-        with FileLock(home / ".lock"):
+        lock = FileLock(home / ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(
+                f"stylize: {what}: waiting for another stylize run to finish installing, "
+                f"downloading or removing a preset in {home} (for up to {seconds:g} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                lock.acquire(timeout=seconds)
+            except Timeout:
+                raise StylizeError(
+                    f"{what}: another stylize run held {lock.lock_file} for {seconds:g} s; "
+                    "gave up waiting (run again once it has finished; $STYLIZE_LOCK_TIMEOUT "
+                    "sets how long to wait)"
+                ) from None
+        try:
             yield home
+        finally:
+            lock.release()
     except OSError as e:
         raise StylizeError(f"{what}: cannot write in {home} ({e.strerror or e})") from None
 
@@ -118,11 +157,8 @@ def add_preset(
     if working_size is not None and working_size < 8:
         raise StylizeError(f"--working-size {working_size}: give 8 pixels or more")
     entry = catalogue_entry(name)
-    if entry is None and not _NAME.match(name):
-        raise StylizeError(
-            f"{name!r} is not a usable preset name: letters, digits and _ + - only, starting "
-            "with a letter or digit"
-        )
+    if entry is None:
+        check_name(name)
     if not weights.is_file():
         raise StylizeError(f"{weights}: no such file")
     source = {"kind": "added", "from": str(weights.resolve())}
@@ -134,9 +170,12 @@ def add_preset(
         return _install(weights, entry.name, description, source, entry, False, size)
 
 
-def remove_preset(name: str) -> Preset:
-    """Uninstall a downloaded or added preset (``stylize presets remove``); shipped ones and
-    those in ``$STYLIZE_PRESETS`` folders stay."""
+def remove_preset(name: str) -> Preset | BrokenPreset:
+    """Uninstall a downloaded, added or exported preset (``stylize presets remove``), a broken
+    one too (by its folder's name); shipped ones and those in ``$STYLIZE_PRESETS`` folders
+    stay."""
+    if ":" not in name or catalogue_entry(name) is None:
+        check_name(name)  # a published model's kind:name, else a name, never a path
     with _user_store(name) as home:
         root = home / "presets"
         mine = _named(root, {name})
@@ -154,15 +193,13 @@ def remove_preset(name: str) -> Preset:
             )
         preset = mine[0]
         # Out of sight at once, then deleted: a stop half-way leaves no half a preset.
-        hidden = Path(
-            tempfile.mkdtemp(prefix=f".{preset.folder.name}.", suffix=".removing", dir=root)
-        )
+        hidden = temporary_beside(preset.folder, ".removing", folder=True)
         preset.folder.replace(hidden / preset.folder.name)
         shutil.rmtree(hidden)
         return preset
 
 
-def _named(root: Path, names: set[str]) -> list[Preset]:
+def _named(root: Path, names: set[str]) -> list[Preset | BrokenPreset]:
     """The presets in ``root`` whose folder or manifest name is one of ``names``."""
     return [p for p in presets_in(root) if {p.name, p.folder.name} & names]
 

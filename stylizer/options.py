@@ -69,6 +69,9 @@ class VideoOptions:
     stream_format: str | None = None
     #: Re-encode audio the output container cannot hold (instead of stopping).
     reencode_audio: bool = False
+    #: Refuse videos whose frames are larger than this (``--max-pixels``, read from the stream's
+    #: header); None: ``default_max_pixels()``.
+    max_pixels: int | None = None
 
 
 @dataclass(frozen=True)

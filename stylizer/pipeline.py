@@ -112,7 +112,7 @@ def stylize_video(
     stream's format is ``options.stream_format``), or None to encode and discard (benchmarks).
     Frames keep their timestamps, other streams are copied (or re-encoded, as ``options`` say),
     and a file is published only when complete."""
-    with sources.VideoFile(source) as video:
+    with sources.VideoFile(source, options.max_pixels) as video:
         sink = sinks.VideoEncoder(target, video, options, overwrite=overwrite)
         return media.run(
             video, processor, sink, Progress(video.label, "frame", video.total, progress)
@@ -133,21 +133,27 @@ def stylize_files(
     run: RunOptions = RunOptions(),
     log: Log = lambda msg: None,
     stylizer: Stylizer | None = None,
+    reports: tuple[Path, ...] = (),
 ) -> Summary:
     """Stylize image and video files and folders: what ``stylize`` does.
 
     Every problem with one input is logged as one line and counted in the summary; the others go
     on. Results are written atomically, so an interrupted run leaves no partial file. Images
     over ``images.max_pixels`` (default ``default_max_pixels()``) are refused before decoding.
-    Outputs that cannot be written are reported before any inference. With ``run.benchmark``,
-    videos are processed as usual but not written, and each one's stage speeds are logged.
+    Outputs that cannot be written are reported before any inference; ``reports`` are files
+    the caller writes too (a ``--json`` report), which may be neither an input nor a result.
+    With ``run.benchmark``, videos are processed as usual but not written, and each one's stage
+    speeds are logged.
     """
     make_smoother(temporal.temporal, temporal.temporal_strength)  # bad options fail first
     with distributed(resolve_device(inference.device)) as (rank, world, device):
         if world > 1:  # each rank on its own GPU (or the CPU); one progress display
             inference = replace(inference, device=str(device))
             run = replace(run, progress=run.progress and rank == 0)
-        plan = plan_jobs(inputs, output, tag or Path(str(weights)).stem, images.ext)
+        plan = plan_jobs(inputs, output, tag or Path(str(weights)).stem, images.ext, reports)
+        if plan.left_out and rank == 0:
+            log(f"left out {plan.left_out} file(s) found among the inputs that are results of "
+                "earlier runs of this style")  # fmt: skip
         summary = Summary()
         todo = _todo(plan, run, summary, log, rank == 0)
         videos = [job for job in todo if is_video_path(job.source)][rank::world]
@@ -176,7 +182,12 @@ def _todo(plan: Plan, run: RunOptions, summary: Summary, log: Log, report: bool)
         seen.fail(error, log if report else lambda msg: None)
     todo: list[Job] = []
     for job in plan.jobs:
-        if job.target.exists() and not run.overwrite and not run.benchmark:
+        try:
+            done = job.target.exists() and not run.overwrite and not run.benchmark
+        except OSError as e:  # a name too long for the file system, say: this file's failure
+            seen.fail(f"{job.source}: cannot write {job.target} ({e.strerror or e})", log)
+            continue
+        if done:
             seen.skipped.append(job.target)
         else:
             todo.append(job)

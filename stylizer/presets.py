@@ -10,13 +10,15 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
+import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
 from .errors import StylizeError
-from .models import GeneratorSpec
+from .models import GENERATORS, NORMS, GeneratorSpec
 
 MANIFEST = "preset.json"
 #: The presets that ship with stylize: package data, in a wheel as in a checkout.
@@ -34,6 +36,44 @@ def user_presets_dir() -> Path:
     return user_home() / "presets"
 
 
+#: Names a preset may be written or removed under: no dot (``--preset v1.2`` would read as a
+#: file name, ``..`` as a folder), slash or colon; a name, never a path.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]*$")
+
+
+def check_name(name: str) -> str:
+    """``name``, if a preset may be written or removed under it: the one rule for every command
+    that takes one, since it is joined onto a folder whose contents are replaced or deleted."""
+    if not _NAME.match(name):
+        raise StylizeError(
+            f"{name!r} is not a usable preset name: letters, digits and _ + - only, starting "
+            "with a letter or digit"
+        )
+    return name
+
+
+#: The type of each manifest field that stylize reads, where present.
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "description": str,
+    "weights": str,
+    "intended_input": str,
+    "status": str,
+    "gflop_per_720p_frame": (int, float),
+    "training": dict,
+    "source": dict,
+    "distilled_from": dict,
+    "held_out_figures": dict,
+}
+_KIND_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    bool: "true or false",
+    (int, float): "a number",
+    dict: "a JSON object",
+}
+
+
 @dataclass
 class Preset:
     name: str
@@ -49,27 +89,68 @@ class Preset:
 
     @classmethod
     def read(cls, folder: Path) -> Preset:
+        """The preset in ``folder``; anything wrong with its manifest is a one-line error here,
+        where it is read, never a KeyError where a field is used."""
+        path = folder / MANIFEST
         try:
-            data = json.loads((folder / MANIFEST).read_text())
+            data = json.loads(path.read_text())
         except (OSError, ValueError) as e:
-            raise StylizeError(f"{folder / MANIFEST}: unreadable preset manifest ({e})") from None
+            raise StylizeError(f"{path}: unreadable preset manifest ({e})") from None
         if not isinstance(data, dict) or "weights" not in data:
-            raise StylizeError(f"{folder / MANIFEST}: a preset manifest needs a 'weights' entry")
-        spec = data.get("architecture")
+            raise StylizeError(f"{path}: a preset manifest needs a 'weights' entry")
+        for key, kind in _FIELD_TYPES.items():
+            if key in data and not isinstance(data[key], kind):
+                raise StylizeError(f"{path}: {key!r} must be {_KIND_NAMES[kind]}")
         working_size = data.get("working_size")
         if working_size is not None and (type(working_size) is not int or working_size < 8):
             raise StylizeError(
-                f"{folder / MANIFEST}: 'working_size' must be a whole number of pixels, 8 or more"
+                f"{path}: 'working_size' must be a whole number of pixels, 8 or more"
             )
         return cls(
             name=data.get("name", folder.name),
             folder=folder,
             description=data.get("description", ""),
             weights=folder / data["weights"],
-            spec=GeneratorSpec.from_dict(spec) if isinstance(spec, dict) else None,
+            spec=_spec(path, data.get("architecture")),
             manifest=data,
             working_size=working_size,
         )
+
+
+def _spec(path: Path, architecture: object) -> GeneratorSpec | None:
+    """The manifest's ``architecture`` (none: detected from the weights), each field of the
+    type it must have and naming an architecture and norm that exist."""
+    if architecture is None:
+        return None
+    types = typing.get_type_hints(GeneratorSpec)
+    if not isinstance(architecture, dict) or not {"arch", "depth"} <= architecture.keys():
+        raise StylizeError(f"{path}: 'architecture' needs at least 'arch' and 'depth'")
+    for key, value in architecture.items():
+        if key in types and type(value) is not types[key]:
+            raise StylizeError(
+                f"{path}: architecture {key!r} must be {_KIND_NAMES[types[key]]}, not {value!r}"
+            )
+    spec = GeneratorSpec.from_dict(architecture)
+    for kind, registry in (("arch", GENERATORS), ("norm", NORMS)):
+        if getattr(spec, kind) not in registry:
+            raise StylizeError(
+                f"{path}: unknown architecture {kind} {getattr(spec, kind)!r} (known: "
+                f"{', '.join(registry)})"
+            )
+    return spec
+
+
+@dataclass(frozen=True)
+class BrokenPreset:
+    """A preset folder whose manifest cannot be read: listed as such, and removable by its
+    folder's name, so that one damaged preset never hides or blocks the others."""
+
+    folder: Path
+    problem: str
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
 
 
 def preset_dirs() -> list[Path]:
@@ -77,25 +158,44 @@ def preset_dirs() -> list[Path]:
     return [*extra, user_presets_dir(), BUILTIN_DIR]
 
 
-def presets_in(root: Path) -> list[Preset]:
-    """The presets in the folder ``root``, by folder name; hidden folders are installs or
-    removals in progress (or cut short) and are skipped."""
+def presets_in(root: Path) -> list[Preset | BrokenPreset]:
+    """The presets in the folder ``root``, by folder name, those that cannot be read as
+    ``BrokenPreset``; hidden folders are installs or removals in progress (or cut short) and
+    are skipped."""
     if not root.is_dir():
         return []
     return [
-        Preset.read(folder)
+        _read_or_broken(folder)
         for folder in sorted(root.iterdir())
         if not folder.name.startswith(".") and (folder / MANIFEST).is_file()
     ]
 
 
-def list_presets() -> list[Preset]:
-    """Every installed preset, the first of each name in search order."""
-    found: dict[str, Preset] = {}
+def _read_or_broken(folder: Path) -> Preset | BrokenPreset:
+    try:
+        return Preset.read(folder)
+    except StylizeError as e:
+        return BrokenPreset(folder, str(e))
+
+
+def every_preset() -> list[Preset | BrokenPreset]:
+    """Every installed preset, broken ones included: the first of each folder name in search
+    order."""
+    found: dict[str, Preset | BrokenPreset] = {}
     for root in preset_dirs():
         for preset in presets_in(root):
             found.setdefault(preset.folder.name, preset)
     return list(found.values())
+
+
+def list_presets() -> list[Preset]:
+    """Every installed preset that can be read, the first of each name in search order."""
+    return [p for p in every_preset() if isinstance(p, Preset)]
+
+
+def broken_presets() -> list[BrokenPreset]:
+    """The installed presets whose manifest cannot be read (``every_preset``'s others)."""
+    return [p for p in every_preset() if isinstance(p, BrokenPreset)]
 
 
 def installed_preset(name: str) -> Preset | None:

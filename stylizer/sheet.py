@@ -4,17 +4,17 @@ picks a style by looking; a folder of photos gives one row each."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from torchvision.utils import make_grid
 
 from .errors import StylizeError, failure_message
 from .images import Picture, is_image_path, read_image, resized, to_8bit
 from .inference import Stylizer, style_name
 from .options import InferenceOptions, StyleOptions
+from .outputs import not_a_file
 
 #: Height of the strip above each tile that names it, in pixels.
 LABEL_HEIGHT = 22
@@ -45,6 +45,15 @@ def _square(color: np.ndarray, side: int) -> np.ndarray:
     return square
 
 
+@dataclass
+class Sheet:
+    """The sheet's pixels (HxWx3 uint8 RGB), and what could not be shown."""
+
+    image: np.ndarray
+    failed_photos: list[str] = field(default_factory=list)
+    failed_styles: list[str] = field(default_factory=list)
+
+
 def contact_sheet(
     photos: list[Path],
     styles: list[str],
@@ -53,26 +62,46 @@ def contact_sheet(
     inference: InferenceOptions = InferenceOptions(),
     style: StyleOptions = StyleOptions(),
     log: Callable[[str], None] = lambda msg: None,
-) -> tuple[np.ndarray, list[str]]:
+) -> Sheet:
     """One row per photo: the photo, then its result with each of ``styles`` (preset names or
-    weight files), every tile labelled; and the styles that failed, which are logged and whose
-    tiles are left white."""
-    pictures = [resized(read_image(p), max_size=side) for p in photos]
-    rows = [[labelled(_square(pic.color, side), p.name)] for p, pic in zip(photos, pictures)]
-    failed = []
+    weight files), every tile labelled; and what failed (photos that cannot be read, which get
+    no row, and styles, whose tiles are left white), each logged on one line."""
+    failed_photos, failed_styles = [], []
+    pictures, names = [], []
+    for photo in photos:
+        try:
+            pictures.append(resized(read_image(photo), max_size=side))
+            names.append(photo.name)
+        except StylizeError as e:
+            log(f"error: {failure_message(str(photo), e)}")
+            failed_photos.append(str(photo))
+    if not pictures:
+        raise StylizeError("none of the photos could be read: no sheet")
+    rows = [[labelled(_square(pic.color, side), name)] for name, pic in zip(names, pictures)]
     for name in styles:
         try:
             stylizer = Stylizer(name, inference, style)
             results = [stylizer.stylize(Picture(pic.color)).color for pic in pictures]
         except StylizeError as e:
             log(f"error: {failure_message(name, e)}")
-            failed.append(name)
+            failed_styles.append(name)
             results = [np.full((1, 1, 3), 255, np.uint8) for _ in pictures]
         for row, result in zip(rows, results):
             row.append(labelled(_square(result, side), style_name(name)))
-    batch = torch.from_numpy(np.stack([t for row in rows for t in row])).permute(0, 3, 1, 2)
-    grid = make_grid(batch, nrow=len(styles) + 1, padding=_PADDING, pad_value=255)
-    return grid.permute(1, 2, 0).numpy(), failed
+    return Sheet(_grid(rows), failed_photos, failed_styles)
+
+
+def _grid(rows: list[list[np.ndarray]]) -> np.ndarray:
+    """The tiles (all of one size) on a white sheet, ``_PADDING`` pixels around each."""
+    th, tw = rows[0][0].shape[:2]
+    columns = max(len(row) for row in rows)
+    step_y, step_x = th + _PADDING, tw + _PADDING
+    sheet = np.full((len(rows) * step_y + _PADDING, columns * step_x + _PADDING, 3), 255, np.uint8)
+    for r, row in enumerate(rows):
+        for c, tile in enumerate(row):
+            y, x = _PADDING + r * step_y, _PADDING + c * step_x
+            sheet[y : y + th, x : x + tw] = tile
+    return sheet
 
 
 def sheet_inputs(inputs: list[str]) -> list[Path]:
@@ -85,7 +114,7 @@ def sheet_inputs(inputs: list[str]) -> list[Path]:
         elif path.is_file():
             photos.append(path)
         else:
-            raise StylizeError(f"{path}: no such file or folder")
+            raise StylizeError(not_a_file(path))
     if not photos:
         raise StylizeError("no photos to show: give image files or folders of them")
     return photos

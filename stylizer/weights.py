@@ -16,7 +16,16 @@ from .files import atomic_output
 from .models import GENERATORS, Generator, GeneratorSpec, build_generator, set_bn_per_image
 from .models.patchgan import looks_like_discriminator
 
-_STALE_NORM_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
+_BN_COUNTER = ".num_batches_tracked"
+_STALE_NORM_SUFFIXES = (".running_mean", ".running_var", _BN_COUNTER)
+#: What weights may be stored as; anything else (int8, complex, ...) loads as a plausible,
+#: wrong picture once cast to float.
+_WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+#: Batch norm's step counters are the one integer tensor a generator's state dict holds.
+_COUNTER_DTYPES = (torch.int32, torch.int64)
+#: Far above any real generator (the reference's unet_256 has 54 million parameters), far below
+#: what a crafted file can claim (a 200000-channel ResNet: 2.9 TB).
+_MAX_PARAMETERS = 1_000_000_000
 _WRAPPER_KEYS = ("state_dict", "generator", "model", "netG", "G")
 
 
@@ -168,15 +177,60 @@ def detect_spec(state: dict[str, torch.Tensor], source: str = "state dict") -> G
     )
 
 
+def _check_tensors(state: dict[str, torch.Tensor], source: str) -> None:
+    """Refuse the first tensor that would load as a plausible but wrong picture (NaN, int8,
+    complex), or that is sparse or claims more values than its storage holds (zero strides let
+    a small file claim terabytes), before anything reads its values."""
+    for key, t in state.items():
+        if t.layout != torch.strided:  # sparse tensors have no storage to measure
+            raise StylizeError(
+                f"{source}: refused: tensor {key} is {str(t.layout).removeprefix('torch.')}; "
+                "generator weights are dense"
+            )
+        held = t.untyped_storage().nbytes() // t.element_size() - t.storage_offset()
+        if t.numel() > held:
+            raise StylizeError(
+                f"{source}: refused: tensor {key} claims shape {tuple(t.shape)} ({t.numel():,} "
+                f"values) but its storage holds {held:,} (a damaged or crafted file)"
+            )
+        if t.dtype not in _WEIGHT_DTYPES and not (
+            key.endswith(_BN_COUNTER) and t.dtype in _COUNTER_DTYPES
+        ):
+            raise StylizeError(
+                f"{source}: refused: tensor {key} is {str(t.dtype).removeprefix('torch.')}; "
+                "generator weights are float16, bfloat16, float32 or float64"
+            )
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise StylizeError(
+                f"{source}: refused: tensor {key} holds NaN or infinite values (damaged weights, "
+                "or a training run that diverged)"
+            )
+
+
+def _check_size(spec: GeneratorSpec, source: str) -> None:
+    """Refuse a generator too large for any real style before allocating it, counting its
+    parameters on the meta device (no memory)."""
+    with torch.device("meta"):
+        count = sum(t.numel() for t in build_generator(spec).state_dict().values())
+    if count > _MAX_PARAMETERS:
+        raise StylizeError(
+            f"{source}: refused: {count:,} parameters ({spec.describe()}), more than the "
+            f"{_MAX_PARAMETERS:,} any generator may have (a damaged or crafted file)"
+        )
+
+
 def generator_from_state(
     state: dict[str, torch.Tensor], spec: GeneratorSpec | None = None, source: str = "state dict"
 ) -> Generator:
-    """Build the generator ``state`` describes and load it with ``strict=True``."""
+    """Build the generator ``state`` describes and load it with ``strict=True``, after refusing
+    tensors and sizes that would give a wrong picture or exhaust memory instead of an error."""
     state = clean_state_dict(state)
     spec = spec or detect_spec(state, source)
     if spec.norm != "batch":
         # Old PyTorch gave InstanceNorm running statistics; they carry no information.
         state = {k: v for k, v in state.items() if not k.endswith(_STALE_NORM_SUFFIXES)}
+    _check_tensors(state, source)
+    _check_size(spec, source)
     model = build_generator(spec)
     expected = model.state_dict()
     state = {k: v.to(expected[k].dtype) if k in expected else v for k, v in state.items()}

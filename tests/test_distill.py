@@ -145,7 +145,7 @@ def test_changed_teacher_recomputes_the_cache(tmp_path, teacher):
     first = (tmp_path / "run" / "teacher" / "train" / "32" / "000000.png").read_bytes()
     save_generator(other, GeneratorSpec("resnet", 2, ngf=8), seed=1)  # new weights, same file
     s.epochs = 4
-    train(s, tmp_path / "run", log=messages.append)
+    train(s, tmp_path / "run", log=messages.append, changes=True)
     assert any("teacher or the photos changed" in m for m in messages)
     assert (tmp_path / "run" / "teacher" / "train" / "32" / "000000.png").read_bytes() != first
 

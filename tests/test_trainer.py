@@ -130,7 +130,8 @@ def test_export_then_stylize_preset(tmp_path, inversion_pairs, arch):
     assert r.returncode != 0 and "working_size" in r.stderr and len(r.stderr.splitlines()) == 1
     assert not (tmp_path / "presets" / "inv4").exists()
     # Without -o, into the user's presets (never into the installed package), found by name.
-    assert run_cli("export", tmp_path / "run", "--name", "inv3").returncode == 0
+    # (--overwrite: each parameter of this test exports inv3 into the session's one home)
+    assert run_cli("export", tmp_path / "run", "--name", "inv3", "--overwrite").returncode == 0
     from stylizer.presets import BUILTIN_DIR, user_presets_dir
 
     assert (user_presets_dir() / "inv3" / "preset.json").is_file()

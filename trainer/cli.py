@@ -100,8 +100,20 @@ def _training_options(command: str) -> Callable:
         if "flag" in f.metadata and f.metadata["flag"].only in (None, command)
     ]
 
+    changes = click.option(
+        "--resume-with-changes",
+        is_flag=True,
+        expose_value=False,
+        callback=lambda ctx, _param, value: ctx.meta.update(changes=value),
+        help="Continue an existing run with the settings this command changes, when each is of "
+        "its schedule or bookkeeping (--lr, --epochs, --decay-epochs, --steps-per-epoch, "
+        "--workers, --preview-every, --checkpoint-every, --keep-checkpoints, --precision, "
+        "--compile); without it, continuing with any other value than the run's is an error. "
+        "Other data or networks are a new run: choose another -o.",
+    )
+
     def apply(function: Callable) -> Callable:
-        for option in reversed([*_SESSION_OPTIONS, *settings]):  # top to bottom in --help
+        for option in reversed([*_SESSION_OPTIONS, changes, *settings]):  # top to bottom in --help
             function = option(function)
         return function
 
@@ -133,10 +145,21 @@ _SESSION_OPTIONS = (
 
 
 def _train(
-    settings: Settings | None, run_dir: Path, device: str, stop_after: int | None, quiet: bool
+    settings: Settings | dict[str, Any] | None,
+    run_dir: Path,
+    device: str,
+    stop_after: int | None,
+    quiet: bool,
 ) -> None:
+    changes = click.get_current_context().meta.get("changes", False)
     outcome = train(
-        settings, run_dir, device=device, stop_after=stop_after, progress=not quiet, log=_say
+        settings,
+        run_dir,
+        device=device,
+        stop_after=stop_after,
+        progress=not quiet,
+        log=_say,
+        changes=changes,
     )
     _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
     if outcome.signal is not None:
@@ -174,11 +197,19 @@ def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, **opts):
     """
     if aligned:
         task = "pix2pix"
-    settings = None
     if data:
         if not task:
             raise click.UsageError("say --paired, --aligned or --unpaired")
-        settings = _settings(task=task, data=[str(d) for d in data], aligned=aligned, **opts)
+        settings: Settings | dict[str, Any] = _settings(
+            task=task, data=[str(d) for d in data], aligned=aligned, **opts
+        )
+    else:  # continuing: what the command sets is checked against the run's own settings
+        ctx = click.get_current_context()
+        settings = ctx.meta.get("config", {}) | {
+            name: value
+            for name, value in (opts | {"task": task, "aligned": aligned}).items()
+            if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+        }
     _train(settings, run_dir, device, stop_after, quiet)
 
 
@@ -250,8 +281,20 @@ def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, **opts):
     help="Which checkpoint: best is the kept one with the best validation (pix2pix: "
     "lowest L1; distill: highest PSNR), early stopping after the fact.",
 )
+@click.option(
+    "--overwrite", is_flag=True, help="Replace a preset already there under NAME (else refused)."
+)
 def export_cmd(
-    run_dir, name, direction, description, output, about, weights_format, onnx, checkpoint
+    run_dir,
+    name,
+    direction,
+    description,
+    output,
+    about,
+    weights_format,
+    onnx,
+    checkpoint,
+    overwrite,
 ):
     """Export a run's generator as a preset (plus a reference-compatible .pth).
 
@@ -277,6 +320,7 @@ def export_cmd(
         weights_format=weights_format,
         onnx=onnx,
         checkpoint=checkpoint,
+        overwrite=overwrite,
     )
     _say(f"wrote {folder}")
 

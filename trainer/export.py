@@ -7,13 +7,14 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from stylizer.errors import StylizeError
-from stylizer.files import atomic_folder
+from stylizer.files import atomic_folder, writing
 from stylizer.images import is_image_path
 from stylizer.models import frame_flops
 from stylizer.onnx import export_onnx
-from stylizer.presets import MANIFEST, Preset, user_presets_dir
+from stylizer.presets import MANIFEST, Preset, check_name, user_presets_dir
 from stylizer.weights import save_state_dict
 
 from .run import RunFolder
@@ -22,6 +23,9 @@ from .tasks import TASKS
 
 #: File formats ``export_preset`` writes weights in.
 WEIGHT_FORMATS = ("pth", "safetensors")
+#: How writing a file fails: the OS's errors, and how torch.save and safetensors report them
+#: (torch.save says a full disk as ``RuntimeError: ... unexpected pos``).
+_WRITE_ERRORS = (OSError, RuntimeError, SafetensorError)
 
 
 def export_preset(
@@ -36,6 +40,7 @@ def export_preset(
     weights_format: str = "pth",
     onnx: bool = False,
     checkpoint: str = "latest",
+    overwrite: bool = False,
 ) -> Path:
     """Write ``OUT/NAME/`` (manifest + fp16 weights) and a reference-compatible fp32 ``.pth``.
 
@@ -44,20 +49,27 @@ def export_preset(
     preset's weights as ``generator.safetensors`` and the fp32 weights as
     ``NAME_net_G.safetensors`` too (the format chaiNNer, ComfyUI and spandrel prefer). With
     ``onnx``, ``export/NAME.onnx`` too: whole images in [0, 1] in and out (``stylizer.onnx``).
-    ``checkpoint``: latest, best (by the task's validation figure) or a step number.
+    ``checkpoint``: latest, best (by the task's validation figure) or a step number. A preset
+    already at ``OUT/NAME`` is replaced only with ``overwrite`` (and nothing else ever is).
     """
+    check_name(name)  # joined onto a folder whose contents are replaced: never a path
     if weights_format not in WEIGHT_FORMATS:
         raise StylizeError(f"weights format {weights_format!r}: use {' or '.join(WEIGHT_FORMATS)}")
     run = RunFolder(Path(run_dir))
     if not run.exists() or not run.latest.is_file():
         raise StylizeError(f"{run_dir}: not a run folder with a checkpoint")
+    folder = Path(out_dir or user_presets_dir()) / name
+    if not overwrite and (folder / MANIFEST).is_file():
+        raise StylizeError(
+            f"a preset named {name!r} is already in {folder} (--overwrite replaces it)"
+        )
     s = run.check_settings(None)
     task = TASKS[s.task](s, torch.device("cpu"))
     path, chosen = run.chosen_checkpoint(checkpoint, task.best_by)
     step = run.restore(task, path)
     weights, spec = task.export(direction)
-    folder = Path(out_dir or user_presets_dir()) / name
-    with atomic_folder(folder) as tmp:  # this export's own until complete
+    replaces = MANIFEST if overwrite else None
+    with writing(folder, _WRITE_ERRORS), atomic_folder(folder, replaces=replaces) as tmp:
         stored = {
             k: (v.half() if half and v.is_floating_point() else v) for k, v in weights.items()
         }
@@ -77,9 +89,13 @@ def export_preset(
         Preset.read(tmp)  # a bad field from --about is refused here, before it is published
     full = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     for ext in dict.fromkeys(("pth", weights_format)):
-        save_state_dict(full, run.root / "export" / f"{name}_net_G.{ext}")
+        target = run.root / "export" / f"{name}_net_G.{ext}"
+        with writing(target, _WRITE_ERRORS):
+            save_state_dict(full, target)
     if onnx:
-        export_onnx(task.generator_for(direction), run.root / "export" / f"{name}.onnx")
+        target = run.root / "export" / f"{name}.onnx"
+        with writing(target):  # OSError only: torch.onnx's own errors are no file's fault
+            export_onnx(task.generator_for(direction), target)
     return folder
 
 

@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,27 +124,33 @@ def stop_agreed(stop: _StopRequest, step: int, world: int, device: torch.device)
 
 
 def train(
-    settings: Settings | None,
+    settings: Settings | dict[str, Any] | None,
     run_dir: str | Path,
     *,
     device: str = "auto",
     stop_after: int | None = None,
     progress: bool = False,
     log: Callable[[str], None] = print,
+    changes: bool = False,
 ) -> Outcome:
     """Train into ``run_dir``, continuing from its latest checkpoint if it has one.
 
-    ``settings`` may be None to continue an existing run with its saved settings; ``stop_after``
-    ends this session after that many steps (the run can be resumed later).
+    ``settings`` may be None to continue an existing run with its saved settings, or a dict of
+    the settings to change; a continued run refuses other settings, except those
+    ``RunFolder.check_settings`` lets ``changes`` change. ``stop_after`` ends this session after
+    that many steps (the run can be resumed later).
     """
     run = RunFolder(Path(run_dir))
     if run.exists():
-        s = run.check_settings(settings)
-    elif settings is None:
+        s = run.check_settings(settings, changes, log)
+    elif not isinstance(settings, Settings):
         raise StylizeError(f"{run_dir}: not a run folder (no settings.json) and no data given")
     else:
         s = settings.resolve()
-    with distributed(resolve_device(device)) as (rank, world, dev):
+    with (
+        distributed(resolve_device(device)) as (rank, world, dev),
+        run.held() if rank == 0 else nullcontext(),
+    ):
         return _session(s, run, dev, rank, world, stop_after=stop_after, progress=progress, log=log)
 
 
@@ -214,6 +221,7 @@ def _start(
         if rank == 0:
             log(f"resuming {run.root} at step {step} of {total}")
             run.truncate_log(step)
+            s.save(run.settings_path)  # with the changes check_settings allowed, if any
         return step
     origin = None
     if s.init_from:

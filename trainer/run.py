@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import html
 import json
+import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -24,12 +27,14 @@ from stylizer.loading import resolve
 from stylizer.presets import MANIFEST
 from stylizer.weights import generator_from_state, read_state_dict, state_digest
 
-from .settings import Settings
+from .settings import ADJUSTABLE, Settings
 
 if TYPE_CHECKING:
     from .tasks.base import Task
 
 _NUMBERED = re.compile(r"step_(\d{8})\.pt")
+#: A temporary file of ``atomic_output``: ``.NAME.XXXXXXXX.partSUFFIX``, NAME ending in SUFFIX.
+_TEMPORARY = re.compile(r"\.(.+(\.\w+))\.\w{8}\.part\2")
 #: Free space below which a failed write is put down to a full disk.
 _FULL_BYTES = 64 * 2**20
 
@@ -115,6 +120,44 @@ class RunFolder:
     def exists(self) -> bool:
         return self.settings_path.is_file()
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the run folder for a session: a second trainer on it meanwhile is a one-line
+        error, not two sessions overwriting each other's checkpoints. The lock (flock, on the
+        folder itself) goes with the process however it ends; holding it, this session is the
+        folder's only writer, so it removes the temporary files a killed one left (a
+        ``.latest.pt.*.part.pt`` is as big as a checkpoint). Where the file system has no locks,
+        nothing is removed. A folder made here and left empty (the session failed before
+        writing) is removed again."""
+        made = not self.root.exists()
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StylizeError(
+                    f"{self.root}: another stylize-train is training in this folder; wait for "
+                    "it to end, or choose another -o"
+                ) from None
+            except OSError:
+                pass  # no locks on this file system: train, but never sweep
+            else:
+                self._sweep()
+            yield
+        finally:
+            os.close(fd)
+            if made:
+                with suppress(OSError):  # only while empty
+                    self.root.rmdir()
+
+    def _sweep(self) -> None:
+        """Remove the temporary files of unfinished writes in the run's own folders."""
+        for folder in (self.root, self.latest.parent, self.previews):
+            for path in folder.glob(".*.part*"):
+                if _TEMPORARY.fullmatch(path.name) and path.is_file():
+                    path.unlink(missing_ok=True)
+
     def numbered(self) -> list[tuple[int, Path]]:
         """The numbered checkpoints ``step_NNNNNNNN.pt``, oldest first."""
         found = []
@@ -170,6 +213,7 @@ class RunFolder:
             with atomic_output(self.latest) as tmp:
                 torch.save(state | {"digest": state_digest(state)}, tmp)
             self.saved_step = step
+            self.log({"step": step, "kind": "checkpoint"})  # what latest.pt holds, if damaged
             if keep:
                 with atomic_output(folder / f"step_{step:08d}.pt") as tmp:
                     shutil.copyfile(self.latest, tmp)
@@ -217,15 +261,20 @@ class RunFolder:
         try:
             return self.load_checkpoint()
         except StylizeError as damaged:
-            logged = max((r["step"] for r in self.records()), default=0)
+            saved = [r["step"] for r in self.records() if r.get("kind") == "checkpoint"]
             for step, path in reversed(self.numbered()):
                 try:
                     state = self.load_checkpoint(path)
                 except StylizeError:
                     continue
+                loses = (
+                    f"up to {saved[-1] - step} steps ({self.latest.name} held step {saved[-1]})"
+                    if saved
+                    else f"the steps {self.latest.name} held after it"
+                )
                 log(
                     f"{damaged}; resuming from {path.name} (step {step}) instead, which loses "
-                    f"up to {max(0, logged - step)} steps (the log reached step {logged})"
+                    + loses
                 )
                 return state
             raise StylizeError(
@@ -324,12 +373,44 @@ class RunFolder:
             )
         write_image(self.root / "losses.png", Picture(canvas))
 
-    def check_settings(self, wanted: Settings | None) -> Settings:
-        """The run's saved settings; a run of another kind in this folder is an error."""
+    def check_settings(
+        self,
+        wanted: Settings | dict[str, Any] | None = None,
+        changes: bool = False,
+        log: Callable[[str], None] = print,
+    ) -> Settings:
+        """The settings to continue this run with: its own, or theirs changed by ``wanted`` (all
+        of a command's settings, or a dict of those it sets). Only ``ADJUSTABLE`` ones may
+        change, and only when ``changes`` allows it; any other difference is a one-line error
+        that names it, since other data or networks make a new run."""
         saved = Settings.load(self.settings_path)
-        if wanted is not None and wanted.task != saved.task:
+        if not wanted:
+            return saved
+        if isinstance(wanted, dict):
+            wanted = replace(saved, **wanted)
+        if wanted.task != saved.task:
             raise StylizeError(
                 f"{self.root} holds a {saved.task} run; this is a {wanted.task} run. "
                 "Choose another -o folder."
             )
-        return saved
+        differ = saved.differences(wanted.resolve())
+        if not differ:
+            return saved
+        fixed = [name for name in differ if name not in ADJUSTABLE]
+        named = fixed or differ
+        conflict = (
+            f"{self.root} was made with {saved.describe(named)}; this command gives "
+            f"{wanted.describe(named)}"
+        )
+        if fixed:
+            raise StylizeError(
+                f"{conflict}: other data or networks make a new run, so choose another -o "
+                f"(stylize-train -o {self.root} continues this one as it was)"
+            )
+        if not changes:
+            raise StylizeError(
+                f"{conflict}: add --resume-with-changes to continue this run with them, or "
+                "choose another -o for a new run"
+            )
+        log(f"continuing {self.root} with {wanted.describe(differ)} (was {saved.describe(differ)})")
+        return replace(saved, **{name: getattr(wanted, name) for name in differ})

@@ -12,7 +12,27 @@ from typing import Any
 import torch
 
 from stylizer.errors import StylizeError
+from stylizer.files import write_atomic
 from stylizer.models import GeneratorSpec, build_generator
+
+#: Settings a run may continue with changed (``--resume-with-changes``): its schedule and how its
+#: sessions run and keep records. The rest say what it learns from and with: changed, they make a
+#: new run, whose checkpoints and log would not be this one's.
+ADJUSTABLE = frozenset(
+    {
+        "lr",
+        "epochs",
+        "decay_epochs",
+        "steps_per_epoch",
+        "workers",
+        "preview_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "precision",
+        "channels_last",
+        "compile",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -147,8 +167,23 @@ class Settings:
                 f"{max(multiple, side // multiple * multiple)}{hint}"
             )
 
+    def differences(self, other: Settings) -> list[str]:
+        """The names of the settings ``other`` gives otherwise, in their order; data folders
+        count as the same however they are spelt (``A``, ``./A/``)."""
+        return [
+            f.name
+            for f in dataclasses.fields(self)
+            if _compared(f.name, getattr(self, f.name)) != _compared(f.name, getattr(other, f.name))
+        ]
+
+    def describe(self, names: list[str]) -> str:
+        """``data A B and ngf 8``: the values of settings ``names``, for a message."""
+        parts = [f"{name.replace('_', '-')} {_shown(getattr(self, name))}" for name in names]
+        return " and ".join(filter(None, [", ".join(parts[:-1]), parts[-1]]))
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+        """Written whole or not at all: a run is continued by what this file says."""
+        write_atomic(path, (json.dumps(dataclasses.asdict(self), indent=2) + "\n").encode())
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -166,3 +201,15 @@ class Settings:
         if unknown:
             raise StylizeError(f"{source}: unknown setting(s) {', '.join(unknown)}")
         return cls(**data)
+
+
+def _compared(name: str, value: Any) -> Any:
+    return [Path(d).resolve() for d in value] if name == "data" else value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "none" if value in (None, "") else str(value)

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from stylizer.errors import StylizeError, failure_message, first_line
 from stylizer.images import Picture, read_image, to_8bit, write_image
 
 from .data import image_files
@@ -20,14 +21,29 @@ def pencil_sketch(rgb: np.ndarray, blur: int = 21) -> np.ndarray:
 
 
 def sketchify(src: Path, dst: Path, log=print) -> int:
-    """Write a sketch for every image under ``src`` to the same relative path under ``dst``."""
-    count = 0
-    for path in image_files(src):
+    """Write a sketch for every image under ``src`` to the same relative path under ``dst``, and
+    return how many it wrote. Sketches already there are kept, and never sketched again where
+    ``dst`` lies inside ``src``. A file that cannot be read or written is one line, and the rest
+    go on; then a one-line error says how many failed."""
+    outputs = dst.resolve()
+    photos = [p for p in image_files(src) if not p.resolve().is_relative_to(outputs)]
+    if not photos:
+        raise StylizeError(f"{src}: holds no images outside {dst}")
+    count, failed = 0, 0
+    for path in photos:
         target = dst / path.relative_to(src).with_suffix(".png")
-        if target.exists():
-            continue
-        color = to_8bit(read_image(path).color)
-        write_image(target, Picture(pencil_sketch(color)[:, :, None]))
-        count += 1
+        try:
+            if target.exists():
+                continue
+            color = to_8bit(read_image(path).color)
+            write_image(target, Picture(pencil_sketch(color)[:, :, None]))
+            count += 1
+        except (StylizeError, OSError) as e:  # reading says StylizeError: OSError is writing's
+            if isinstance(e, OSError):  # a name too long for the file system, a full disk
+                e = StylizeError(f"cannot write {target}: {e.strerror or first_line(e)}")
+            log(failure_message(str(path), e))
+            failed += 1
     log(f"wrote {count} sketch(es) to {dst}")
+    if failed:
+        raise StylizeError(f"{failed} of {len(photos)} photo(s) not sketched (said above)")
     return count

@@ -2,7 +2,9 @@
 
 Inputs are image or video files, folders (searched recursively; results keep the relative sub-paths) or glob
 patterns. Without ``-o`` a result lands beside its input as ``NAME_TAG.EXT`` (a folder becomes
-``FOLDER_TAG/``); a result never replaces an input.
+``FOLDER_TAG/``); a result never replaces an input. Results of earlier runs (anything under
+``-o``, or ``NAME_TAG.EXT`` beside an input ``NAME``) are never inputs, so a re-run finds the
+same work as the first.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..images import IMAGE_EXTENSIONS, is_image_path
+from ..outputs import Claims, not_a_file
 from .engine import Job
 from .formats import VIDEO_EXTENSIONS, is_video_path
 
@@ -22,6 +25,8 @@ _GLOB_CHARS = set("*?[")
 class Plan:
     jobs: list[Job] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Files found that are results of earlier runs, so not inputs.
+    left_out: int = 0
 
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
@@ -47,16 +52,22 @@ def _with_ext(path: Path, ext: str | None) -> Path:
 
 
 def plan_jobs(
-    inputs: list[str], output: str | Path | None, tag: str, ext: str | None = None
+    inputs: list[str],
+    output: str | Path | None,
+    tag: str,
+    ext: str | None = None,
+    reports: tuple[Path, ...] = (),
 ) -> Plan:
     """Map every input image and video to its output path; problems become one-line ``errors``.
 
     ``output`` is a folder, or a file when there is exactly one input file and it has a media
-    extension. ``ext`` (for example ``.png``) changes the format of every result.
+    extension. ``ext`` (for example ``.png``) changes the format of every result. ``reports``
+    are other files the run writes (``--json``): one that is an input is a ``StylizeError``,
+    and no result may take its path.
     """
     plan = Plan()
-    sources = _found(inputs, plan)
     out = Path(output) if output is not None else None
+    sources = _found(inputs, plan, _Earlier(out, tag))
     single_file = (
         out is not None
         and len(inputs) == 1
@@ -66,8 +77,9 @@ def plan_jobs(
         and is_media_path(out)
     )
     folders = {folder for _, folder in sources if folder is not None}
-    inputs_seen = {p.resolve() for p, _ in sources}
-    targets: dict[Path, Path] = {}
+    claims = Claims(p for p, _ in sources)
+    for report in reports:
+        claims.claim(report, f"--json {report}")
     for source, folder in sources:
         if not is_media_path(source):
             plan.errors.append(
@@ -83,39 +95,80 @@ def plan_jobs(
             kind = "an image" if is_image_path(source) else "a video"
             plan.errors.append(f"{source}: {kind} cannot be written as {target.name}")
             continue
-        key = target.resolve()
-        if key in inputs_seen:
-            fix = "choose another -o" if out is not None else "use -o to put results elsewhere"
-            plan.errors.append(f"{source}: its output {target} would overwrite an input; {fix}")
-        elif key in targets:
-            plan.errors.append(f"{source}: output {target} already taken by {targets[key]}")
-        else:
-            targets[key] = source
+        problem = claims.problem(target, str(source))
+        if problem is None:
             plan.jobs.append(Job(source, target))
+        elif "input" in problem:
+            fix = "choose another -o" if out is not None else "use -o to put results elsewhere"
+            plan.errors.append(f"{source}: its output {problem}; {fix}")
+        else:
+            plan.errors.append(f"{source}: its output {problem}")
     return plan
 
 
-def _found(inputs: list[str], plan: Plan) -> list[tuple[Path, Path | None]]:
+class _Earlier:
+    """Tells the results of earlier runs of this style among the files found below a search
+    root: anything under an output folder that lies inside the root, and ``NAME_TAG.EXT`` files
+    or ``FOLDER_TAG/`` folders beside the ``NAME.*`` or ``FOLDER`` they were made from."""
+
+    def __init__(self, out: Path | None, tag: str) -> None:
+        self.out = out.resolve() if out is not None else None
+        self.suffix = f"_{tag}"
+
+    def __call__(self, path: Path, root: Path) -> bool:
+        top, here = root.resolve(), path.resolve()
+        out = self.out
+        if out is not None and out != top and out.is_relative_to(top) and here.is_relative_to(out):
+            return True
+        while here != top and here.parent != here:
+            if self._tagged_beside_original(here):
+                return True
+            here = here.parent
+        return False
+
+    def _tagged_beside_original(self, path: Path) -> bool:
+        stem = path.name if path.is_dir() else path.stem
+        if not stem.endswith(self.suffix) or stem == self.suffix:
+            return False
+        original = stem[: -len(self.suffix)]
+        if path.is_dir():
+            return (path.parent / original).is_dir()
+        return any(is_media_path(p) for p in path.parent.glob(f"{glob.escape(original)}.*"))
+
+
+def _pattern_root(pattern: str) -> Path:
+    """The folder a glob pattern searches below: its leading parts without wildcards."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if _GLOB_CHARS & set(part)), len(parts))
+    return Path(*parts[:fixed]) if fixed else Path(".")
+
+
+def _found(inputs: list[str], plan: Plan, earlier: _Earlier) -> list[tuple[Path, Path | None]]:
     """Every file the inputs name, with the folder it was found in (None for a file named
-    itself or by a pattern); inputs that name nothing become errors."""
+    itself or by a pattern); inputs that name nothing become errors. Results of earlier runs
+    found in folders or by patterns are left out (a file named itself is always an input)."""
     sources: list[tuple[Path, Path | None]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             found = _media_in(path)
+            kept = [p for p in found if not earlier(p, path)]
+            plan.left_out += len(found) - len(kept)
             if not found:
                 plan.errors.append(f"{path}: folder holds no images or videos")
-            sources += [(p, path) for p in found]
+            sources += [(p, path) for p in kept]
         elif path.is_file():
             sources.append((path, None))
-        elif _GLOB_CHARS & set(item):
+        elif _GLOB_CHARS & set(item) and not path.exists():
             matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
             files = [p for p in matches if p.is_file() and is_media_path(p)]
+            kept = [p for p in files if not earlier(p, _pattern_root(item))]
+            plan.left_out += len(files) - len(kept)
             if not files:
                 plan.errors.append(f"{item}: no image or video matches this pattern")
-            sources += [(p, None) for p in files]
+            sources += [(p, None) for p in kept]
         else:
-            plan.errors.append(f"{path}: no such file or folder")
+            plan.errors.append(not_a_file(path))
     return sources
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from av.container import InputContainer
 
 from ..errors import StylizeError
-from ..images import Picture, check_pages_fit, read_image, resized
+from ..images import Picture, check_pages_fit, check_pixels, read_image, resized
 from ..options import ImageOptions
 from .engine import Failure, Frame, Job, Packets, Source
 from .formats import RAW_FORMATS, Media, media_label
@@ -60,10 +60,11 @@ class ImageFiles(Source):
 class VideoFile(Source):
     """Every frame of a video's first video stream with its timestamp and rotation, and the
     packets of its audio, subtitle and data streams. ``media`` is a path or an open binary stream
-    (a pipe: any container FFmpeg reads from one). Opened at once, so a file that is not a video
-    fails before any work; a context manager that closes it."""
+    (a pipe: any container FFmpeg reads from one). Opened at once, so a file that is not a video,
+    or whose frames are larger than ``max_pixels`` (``check_pixels``), fails before any work; a
+    context manager that closes it."""
 
-    def __init__(self, media: Media) -> None:
+    def __init__(self, media: Media, max_pixels: int | None = None) -> None:
         self.label = media_label(media, "standard input")
         self.piped = not isinstance(media, Path)
         try:
@@ -74,6 +75,11 @@ class VideoFile(Source):
             self.container.close()
             raise StylizeError(f"{self.label}: has no video stream")
         self.video = self.container.streams.video[0]
+        try:
+            check_pixels(self.label, self.video.width, self.video.height, max_pixels)
+        except StylizeError:
+            self.container.close()
+            raise
         self.video.thread_type = "AUTO"
         self.total = self.video.frames or None
         self.others = [
