@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from . import worker
+from .controls import click_options
 from .demo import write_demo
 from .engines import ENGINES, PRECISIONS
 from .errors import StylizeError, internal_error
@@ -171,26 +172,7 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
     "Default: NAME_STYLE.EXT beside each input, FOLDER_STYLE/ for a folder.",
 )
 @click.option("--ext", type=click.Choice(_EXTS), help="Write results in this format.")
-@click.option(
-    "--strength",
-    type=click.FloatRange(0, 1),
-    default=1.0,
-    show_default=True,
-    help="How much of the style: 0 gives the input back, 0.5 is halfway (a per-pixel blend).",
-)
-@click.option(
-    "--keep-colors",
-    is_flag=True,
-    help="Keep the input's colours; take the style's light, strokes and texture (YCrCb luma).",
-)
-@click.option(
-    "--scale",
-    type=click.FloatRange(0.05, 8),
-    help="Brush size: run the style at this fraction of each frame's size and resize the result "
-    "back: 0.5 doubles the strokes, 2 halves them, 1 paints at full resolution. By default a "
-    "preset paints frames larger than its working size (--list-presets) at that size, so its "
-    "strokes keep their size relative to the picture.",
-)
+@click_options  # --scale, --keep-colors, --strength, ...: one file each in stylizer/controls/
 @click.option(
     "--size", type=click.IntRange(8), help="Scale so the shorter side is this many pixels."
 )
@@ -379,7 +361,7 @@ def _stylize(
 ) -> None:
     """What ``cli`` does once it has INPUTS and a style: through pipes, or over files."""
     inference = _picked(InferenceOptions, options, tile=options["tile"] or None)
-    style = _picked(StyleOptions, options)
+    style = StyleOptions.picked(options)
     video = _picked(VideoOptions, options)
     smoothing = _picked(TemporalOptions, options)
     run = _picked(RunOptions, options, progress=not quiet)

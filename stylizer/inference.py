@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from .controls import apply_controls, model_size, scaled
+from .controls import model_size, scaled
 from .engines import Engine, engine_class, resolve_device
 from .errors import StylizeError
 from .images import Picture
@@ -40,10 +40,8 @@ class Stylizer:
         """``workload``: frames, height and width of each video the caller expects to process,
         if known; on a CPU, ``backend="auto"`` compiles the model only when the pixels it will
         run at are enough to pay off."""
-        if not 0 <= style.strength <= 1:
-            raise StylizeError(f"--strength {style.strength}: give a value from 0 to 1")
-        if style.scale is not None and not 0.05 <= style.scale <= 8:
-            raise StylizeError(f"--scale {style.scale}: give a factor from 0.05 to 8")
+        for control in style.controls:
+            control.check()
         self.style = style
         self._log = log
         self._told_working_size = False
@@ -55,13 +53,14 @@ class Stylizer:
         self.working_size = preset.working_size if preset else None
         where = resolve_device(options.device)
         self.engine: Engine = engine_class(
-            options.backend, where, log, self.model_pixels(workload)
+            options.backend, where, notice=log, workload=self.model_pixels(workload)
         )(
             self.model,
             where,
             memory_budget=options.memory_mb * 2**20 if options.memory_mb else None,
             tile=options.tile,
             precision=options.precision,
+            notice=log,
         )
         self.max_batch = max(1, options.batch_size)
 
@@ -69,11 +68,17 @@ class Stylizer:
         """The pixels the model runs over for videos of these frames, heights and widths."""
         return sum(frames * math.prod(self.model_size(h, w)) for frames, h, w in workload if frames)
 
+    def _chosen_scale(self, height: int, width: int) -> float | None:
+        """How much a control (``--scale``) resizes a frame of this size for the model: the
+        first to choose; None if none does."""
+        chosen = (c.model_scale(height, width) for c in self.style.controls)
+        return next((scale for scale in chosen if scale is not None), None)
+
     def model_scale(self, height: int, width: int) -> float:
-        """How much a frame of this size is resized for the model: ``style.scale`` if given,
-        else down to the preset's working size if the frame is larger, else not at all."""
-        if self.style.scale is not None:
-            return self.style.scale
+        """How much a frame of this size is resized for the model: as a control chooses, else
+        down to the preset's working size if the frame is larger, else not at all."""
+        if (chosen := self._chosen_scale(height, width)) is not None:
+            return chosen
         shorter = min(height, width)
         if self.working_size and shorter > self.working_size:
             return self.working_size / shorter
@@ -112,7 +117,7 @@ class Stylizer:
         h, w = colors[0].shape[:2]
         scale = self.model_scale(h, w)
         mh, mw = model_size(h, w, scale)
-        if scale != 1 and self.style.scale is None and not self._told_working_size:
+        if scale != 1 and self._chosen_scale(h, w) is None and not self._told_working_size:
             self._told_working_size = True  # once a run: folders of many sizes stay quiet
             self._log(
                 f"{self.name} paints at its working size, {self.working_size} px on the shorter "
@@ -124,12 +129,19 @@ class Stylizer:
         return out if (mh, mw) == (h, w) else [scaled(o, w, h) for o in out]
 
     def finished(self, originals: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:
-        """The colour and strength controls, applied last: after smoothing, for videos, so that
-        a frame's own colours and strength 0 give that frame back exactly."""
-        if not self.style.keep_colors and self.style.strength == 1:
+        """The active controls' ``finish`` steps (colours, strength), in order, applied last:
+        after smoothing, for videos, so that a frame's own colours and strength 0 give that
+        frame back exactly."""
+        steps = [control for control in self.style.controls if control.active]
+        if not steps:
             return outputs
-        inputs = [self._model_input(o) for o in originals]
-        return [apply_controls(i, o, self.style) for i, o in zip(inputs, outputs)]
+        results = []
+        for original, styled in zip(originals, outputs):
+            model_input = self._model_input(original)
+            for control in steps:
+                styled = control.finish(model_input, styled)
+            results.append(styled)
+        return results
 
     def stylize(self, picture: Picture) -> Picture:
         return self.stylize_batch([picture])[0]

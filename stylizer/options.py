@@ -3,7 +3,11 @@ frozen, and passed whole, under the same names the command-line options have."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .controls import Control, configured, option_names
 
 
 @dataclass(frozen=True)
@@ -23,17 +27,30 @@ class InferenceOptions:
     bn_stats: str = "image"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class StyleOptions:
-    """How the style is applied: ``--strength`` (0 gives the input back, 1 the full style),
-    ``--keep-colors`` (the input's colours, the style's light and texture) and ``--scale`` (the
-    model runs at this fraction of each frame's size, and the result is resized back: below 1
-    the brush strokes grow, above 1 they shrink; None: the preset's working size for frames
-    larger than it, so the strokes keep their size relative to the picture)."""
+    """How the style is applied: the settings of every creative control (``stylizer.controls``,
+    one file each, such as ``--strength``, ``--keep-colors`` and ``--scale``), in the order the
+    controls apply. ``StyleOptions(strength=0.5, scale=1.0)`` sets settings by their options'
+    names, the others keep their defaults; ``style.strength`` reads one back."""
 
-    strength: float = 1.0
-    keep_colors: bool = False
-    scale: float | None = None
+    controls: tuple[Control, ...]
+
+    def __init__(self, **settings: Any) -> None:
+        object.__setattr__(self, "controls", configured(settings))
+
+    @classmethod
+    def picked(cls, options: Mapping[str, Any]) -> StyleOptions:
+        """The controls' settings among ``options`` (the command line's, by name)."""
+        names = option_names()
+        return cls(**{k: v for k, v in options.items() if k in names})
+
+    def __getattr__(self, name: str) -> Any:
+        """A setting, from the control that declares it."""
+        for control in self.__dict__.get("controls", ()):
+            if name in {f.name for f in fields(control)}:
+                return getattr(control, name)
+        raise AttributeError(f"StyleOptions has no setting {name!r}")
 
 
 @dataclass(frozen=True)

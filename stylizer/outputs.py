@@ -30,6 +30,9 @@ class Claims:
         self._inputs = {_identity(p): p for p in inputs}
         self._outputs: dict[tuple, str] = {}
 
+    def is_input(self, path: Path) -> bool:
+        return _identity(path) in self._inputs
+
     def problem(self, path: Path, owner: str) -> str | None:
         """Claim ``path`` for ``owner`` (what writes it: an input's name for its result,
         ``--json`` for the report), or say why it cannot be written: it is an input, or another

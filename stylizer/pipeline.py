@@ -1,27 +1,27 @@
-"""What ``stylize`` does, callable from Python: plan the files, then run each through the media
-engine (``stylizer.media``): a source, a ``Stylizer`` (and for videos a smoother), a sink."""
+"""What ``stylize`` does, callable from Python: plan the files and hand each media kind its
+jobs (``stylizer.media.kinds``: a source, a ``Stylizer`` and for videos a smoother, a sink), or
+stylize one pipe with the kind its first bytes say."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-import numpy as np
-import torch
-
-from . import media
 from .distributed import distributed
 from .engines import resolve_device
-from .errors import StylizeError, failure_message
+from .errors import StylizeError
 from .files import output_folder_problem
+from .images import check_pixels
 from .inference import Stylizer
-from .media import Job, StageTimes, sinks, sources
-from .media.formats import Media, is_video_path, parse_size, video_info, video_shape
+from .media import Job
+from .media.formats import Media, parse_size
+from .media.kind import FileRun, MediaKind, StreamRun, Summary
+from .media.kinds import file_kind, stream_kind
+from .media.kinds.videos import stylize_video
 from .media.plan import Plan, plan_jobs
-from .media.processors import FrameProcessor, PictureProcessor
 from .options import (
     ImageOptions,
     InferenceOptions,
@@ -30,93 +30,11 @@ from .options import (
     TemporalOptions,
     VideoOptions,
 )
-from .progress import Progress
-from .temporal import make_smoother, smoothed
+from .temporal import make_smoother
 
 __all__ = ["Stylizer", "Summary", "stylize_files", "stylize_stream", "stylize_video"]
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class Summary:
-    done: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    benchmarked: list[Path] = field(default_factory=list)
-    #: One object per output written (``--json``): input, output, style, size, frames,
-    #: seconds, device and backend; videos add their frame rate and the streams kept.
-    records: list[dict[str, Any]] = field(default_factory=list)
-
-    def line(self) -> str:
-        parts = [f"{len(self.done)} stylized"]
-        if self.benchmarked:
-            parts.append(f"{len(self.benchmarked)} benchmarked (nothing written)")
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} skipped (already done; --overwrite redoes them)")
-        if self.failed:
-            parts.append(f"{len(self.failed)} failed")
-        return ", ".join(parts)
-
-    def totals(self) -> dict[str, Any]:
-        """The summary object of ``--json``."""
-        return {
-            "summary": True,
-            "stylized": len(self.done),
-            "skipped": len(self.skipped),
-            "failed": self.failed,
-            "benchmarked": len(self.benchmarked),
-            "frames": sum(r["frames"] for r in self.records),
-            "seconds": round(sum(r["seconds"] for r in self.records), 3),
-        }
-
-    def merged(self) -> Summary:
-        """Every process's summary in one, the same on each (under ``torchrun``)."""
-        parts: list[Summary | None] = [None] * torch.distributed.get_world_size()
-        torch.distributed.all_gather_object(parts, self)
-        merged = Summary()
-        for part in parts:
-            assert part is not None
-            for name in ("done", "skipped", "failed", "benchmarked", "records"):
-                getattr(merged, name).extend(getattr(part, name))
-        return merged
-
-    def fail(self, message: str, log: Log) -> None:
-        """Count a failure by its first line and log all of it."""
-        self.failed.append(message.splitlines()[0])
-        log(f"error: {message}")
-
-
-def _frames(stylizer: Stylizer, temporal: TemporalOptions) -> FrameProcessor:
-    """The video processor: the model, the smoother (on the engine's device), then the colour
-    and strength controls."""
-    smoother = make_smoother(temporal.temporal, temporal.temporal_strength, stylizer.engine.device)
-    model_then_smoother = smoothed(stylizer.model_frames, smoother)
-
-    def frames(batch: list[np.ndarray]) -> list[np.ndarray]:
-        return stylizer.finished(batch, model_then_smoother(batch))
-
-    return FrameProcessor(frames, stylizer.max_batch)
-
-
-def stylize_video(
-    source: Media,
-    target: Media | None,
-    processor: media.Processor,
-    options: VideoOptions = VideoOptions(),
-    *,
-    overwrite: bool = True,
-    progress: bool = False,
-) -> StageTimes:
-    """Stylize every frame of ``source`` into ``target``: paths or open binary streams (a
-    stream's format is ``options.stream_format``), or None to encode and discard (benchmarks).
-    Frames keep their timestamps, other streams are copied (or re-encoded, as ``options`` say),
-    and a file is published only when complete."""
-    with sources.VideoFile(source, options.max_pixels) as video:
-        sink = sinks.VideoEncoder(target, video, options, overwrite=overwrite)
-        return media.run(
-            video, processor, sink, Progress(video.label, "frame", video.total, progress)
-        )
 
 
 def stylize_files(
@@ -156,21 +74,15 @@ def stylize_files(
                 "earlier runs of this style")  # fmt: skip
         summary = Summary()
         todo = _todo(plan, run, summary, log, rank == 0)
-        videos = [job for job in todo if is_video_path(job.source)][rank::world]
-        pictures = [job for job in todo if not is_video_path(job.source)][rank::world]
-        if not run.benchmark:
-            videos, pictures = _writable(videos, summary, log), _writable(pictures, summary, log)
-        if run.benchmark and pictures:
-            log(f"--benchmark measures videos; {len(pictures)} image(s) left alone")
-            pictures = []
-        if videos or pictures:
+        by_kind = _by_kind(todo, rank, world, run, summary, log)
+        if by_kind:
             if stylizer is None:
-                workload = [video_shape(job.source) for job in videos]
+                workload = [shape for kind, jobs in by_kind for job in jobs
+                            if (shape := kind.workload(job.source)) is not None]  # fmt: skip
                 stylizer = Stylizer(weights, inference, style, log=log, workload=workload)
-            if pictures:
-                _stylize_images(pictures, stylizer, images, run, summary, log)
-            for job in videos:
-                _stylize_video_file(job, stylizer, video, temporal, run, summary, log)
+            files = FileRun(stylizer, images, video, temporal, run, summary, log)
+            for kind, jobs in by_kind:
+                kind.stylize_files(jobs, files)
         return summary.merged() if world > 1 else summary
 
 
@@ -194,74 +106,25 @@ def _todo(plan: Plan, run: RunOptions, summary: Summary, log: Log, report: bool)
     return todo
 
 
-def _stylize_video_file(
-    job: Job,
-    stylizer: Stylizer,
-    video: VideoOptions,
-    temporal: TemporalOptions,
-    run: RunOptions,
-    summary: Summary,
-    log: Log,
-) -> None:
-    """One video of a run over files; its failure is counted and logged, not raised."""
-    try:
-        times = stylize_video(job.source, None if run.benchmark else job.target,
-                              _frames(stylizer, temporal), video, overwrite=run.overwrite,
-                              progress=run.progress)  # fmt: skip
-    except Exception as e:
-        summary.fail(failure_message(str(job.source), e, run.debug), log)
-        return
-    if run.benchmark:
-        log(f"{job.source}: {times.report()}")
-        summary.benchmarked.append(job.source)
-        return
-    summary.done.append(job.target)
-    info = video_info(job.target)
-    record = _record(job, stylizer, "video", info.pop("size", None), times.frames, times.wall)
-    summary.records.append(record | info)
-
-
-def _record(
-    job: Job, stylizer: Stylizer, kind: str, size: list[int] | None, frames: int, seconds: float
-) -> dict[str, Any]:
-    """What ``--json`` says of one output."""
-    return {
-        "input": str(job.source),
-        "output": str(job.target),
-        "kind": kind,
-        "style": stylizer.name,
-        "size": size,
-        "frames": frames,
-        "seconds": round(seconds, 3),
-        "device": str(stylizer.engine.device),
-        "backend": stylizer.engine.name,
-    }
-
-
-def _stylize_images(
-    jobs: list[Job],
-    stylizer: Stylizer,
-    images: ImageOptions,
-    run: RunOptions,
-    summary: Summary,
-    log: Log,
-) -> None:
-    """Every image through the engine; one that cannot be read, stylized or written is that
-    image's failure, reported on one line, and the others go on."""
-    bar = Progress("images", "image", len(jobs), run.progress)
-
-    def failed(job: Job, error: Exception) -> None:
-        with bar.message():
-            summary.fail(failure_message(str(job.source), error, run.debug), log)
-
-    def done(frame: media.Frame) -> None:
-        assert frame.job is not None
-        summary.done.append(frame.job.target)
-        h, w = frame.picture.color.shape[:2]
-        summary.records.append(_record(frame.job, stylizer, "image", [w, h], 1, frame.seconds))
-
-    sink = sinks.ImageFiles(run.overwrite, done, failed)
-    media.run(sources.ImageFiles(jobs, images), PictureProcessor(stylizer), sink, bar)
+def _by_kind(
+    jobs: list[Job], rank: int, world: int, run: RunOptions, summary: Summary, log: Log
+) -> list[tuple[MediaKind, list[Job]]]:
+    """This process's share of ``jobs``, grouped by kind in the kinds' order, those whose
+    output cannot be written failed now, before any inference; with ``--benchmark`` only the
+    kinds it measures."""
+    groups: dict[str, tuple[MediaKind, list[Job]]] = {}
+    for job in jobs:
+        kind = file_kind(job.source)
+        assert kind is not None  # the plan took only files some kind reads
+        groups.setdefault(kind.name, (kind, []))[1].append(job)
+    kept = []
+    for kind, group in groups.values():
+        share = group[rank::world]
+        if run.benchmark and not kind.benchmarked:
+            log(f"--benchmark measures videos; {len(share)} {kind.name} file(s) left alone")
+        elif share := share if run.benchmark else _writable(share, summary, log):
+            kept.append((kind, share))
+    return kept
 
 
 def _writable(jobs: list[Job], summary: Summary, log: Log) -> list[Job]:
@@ -280,7 +143,7 @@ def _writable(jobs: list[Job], summary: Summary, log: Log) -> list[Job]:
 
 
 def _media(spec: str | Path | BinaryIO, std: BinaryIO, role: str) -> Media:
-    """``-`` is the standard stream; a path must name a video."""
+    """``-`` is the standard stream; a path must name a file of a kind that also streams."""
     if not isinstance(spec, str | Path):
         return spec
     if str(spec) == "-":
@@ -291,9 +154,18 @@ def _media(spec: str | Path | BinaryIO, std: BinaryIO, role: str) -> Media:
             raise StylizeError("standard input is empty: pipe media into it")
         return std
     path = Path(spec)
-    if not is_video_path(path):
+    kind = file_kind(path)
+    if kind is None or not kind.streams_files:
         raise StylizeError(f"{path}: {role} of a pipe must be a video file or '-'")
     return path
+
+
+def _head(source: Media) -> bytes:
+    """The first bytes of ``source``, left in place: what its kind is chosen by."""
+    if isinstance(source, Path):
+        with source.open("rb") as f:
+            return f.read(16)
+    return source.peek(16)[:16] if hasattr(source, "peek") else b""
 
 
 def stylize_stream(
@@ -316,7 +188,8 @@ def stylize_stream(
     standard output. With ``raw`` (``WxH``) both sides carry bare frames of that size in
     ``video.pix_fmt`` (default rgb24); otherwise the input is any container FFmpeg reads from a
     pipe (NUT, Matroska, MPEG-TS, concatenated PNG/JPEG images) and the output is
-    ``video.stream_format``. Only media data is written to the output. Returns the number of
+    ``video.stream_format``. The media kind that claims the stream's first bytes stylizes it
+    (``stylizer.media.kinds``). Only media data is written to the output. Returns the number of
     frames.
     """
     size = parse_size(raw) if raw else None  # option mistakes first, before the streams
@@ -324,25 +197,15 @@ def stylize_stream(
     target = _media("-" if target is None else target, sys.stdout.buffer, "the output")
     if video.stream_format and isinstance(target, Path):
         raise StylizeError("--format is for '-o -'; a file takes its format from its extension")
-    if size and (isinstance(source, Path) or isinstance(target, Path)):
-        raise StylizeError(
-            "--raw reads frames from standard input and writes them to standard output"
-        )
+    head = _head(source)
+    kind = stream_kind(head, size)
+    if problem := kind.stream_problem(source, target):
+        raise StylizeError(problem)
     if isinstance(target, Path) and (problem := output_folder_problem(target.parent)):
         raise StylizeError(f"cannot write {target}: {problem}")
+    if size:
+        check_pixels("--raw", *size, video.max_pixels)
     make_smoother(temporal.temporal, temporal.temporal_strength)  # bad options fail first
     stylizer = stylizer or Stylizer(weights, inference, style, log=log)
-    processor = _frames(stylizer, temporal)
-    if size:
-        pix_fmt = video.pix_fmt or "rgb24"
-        frames = sources.RawFrames(source, size, pix_fmt)  # type: ignore[arg-type]
-        sink = sinks.RawFrames(target, pix_fmt)  # type: ignore[arg-type]
-        bar = Progress(frames.label, "frame", enabled=run.progress)
-        count = media.run(frames, processor, sink, bar).frames
-        log(f"{count} frames stylized")
-        return count
-    times = stylize_video(
-        source, None if run.benchmark else target, processor, video, progress=run.progress
-    )
-    log(times.report() if run.benchmark else f"{times.frames} frames stylized")
-    return times.frames
+    pipe = StreamRun(stylizer, video, temporal, run, log, raw=size, head=head)
+    return kind.stylize_stream(source, target, pipe)

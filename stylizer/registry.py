@@ -1,9 +1,17 @@
-"""Classes by name, so that a new architecture, backend or training task is one new file that
-registers itself, not edits scattered across the tree."""
+"""Classes by name, so that a new architecture, backend, smoother, control, media kind or
+training task is one new file that registers itself, not edits scattered across the tree.
+
+A package of plugins calls ``discover(__name__)`` at the end of its ``__init__``: every module in
+it is imported, and each registers its class as it is imported. Where order matters (which
+architecture detection tries first, which backend ``auto`` prefers), the plugin says what it
+goes ``before``, so the order never depends on file names or import order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from .errors import StylizeError
@@ -12,19 +20,44 @@ T = TypeVar("T")
 
 
 class Registry(dict[str, type[T]]):
-    """``@REGISTRY.register("name")`` on a class makes it available as ``REGISTRY["name"]``."""
+    """``@REGISTRY.register("name")`` on a class makes it available as ``REGISTRY["name"]``;
+    iterating gives the names in the order their ``before`` declarations ask for."""
 
     def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
+        self._before: dict[str, tuple[str, ...]] = {}
 
-    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+    def register(self, name: str, before: Iterable[str] = ()) -> Callable[[type[T]], type[T]]:
+        """Register the decorated class as ``name``, ahead of the classes named in ``before``
+        (those not registered are ignored)."""
+
         def add(cls: type[T]) -> type[T]:
             cls.name = name  # type: ignore[attr-defined]  # every registered class has one
             self[name] = cls
+            self._before[name] = tuple(before)
+            self._reorder()
             return cls
 
         return add
+
+    def _reorder(self) -> None:
+        """Registration order, except that each entry moves ahead of those it goes before."""
+        placed: list[str] = []
+
+        def place(name: str, seen: tuple[str, ...]) -> None:
+            if name in placed or name in seen:
+                return
+            for other in self:  # everything that must come first
+                if name in self._before.get(other, ()):
+                    place(other, (*seen, name))
+            placed.append(name)
+
+        for name in list(self):
+            place(name, ())
+        classes = dict(self)
+        self.clear()
+        self.update((name, classes[name]) for name in placed)
 
     def get_class(self, name: str) -> type[T]:
         try:
@@ -33,3 +66,12 @@ class Registry(dict[str, type[T]]):
             raise StylizeError(
                 f"unknown {self.kind} {name!r}: choose from {', '.join(self)}"
             ) from None
+
+
+def discover(package: str) -> None:
+    """Import every public module of the package ``package`` (a plugin file registers itself
+    when imported): dropping a file into the package is all it takes to add one."""
+    path = importlib.import_module(package).__path__
+    for module in sorted(info.name for info in pkgutil.iter_modules(path)):
+        if not module.startswith("_"):
+            importlib.import_module(f"{package}.{module}")

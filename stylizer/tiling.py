@@ -15,7 +15,7 @@ image; cores partition the image, so there is nothing to blend and no seam.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import cast
@@ -116,14 +116,24 @@ def _crops(x: torch.Tensor, tiles: list[Tile]) -> Iterator[tuple[Tile, torch.Ten
         yield tile, x[..., by0:by1, bx0:bx1]
 
 
-def tiled_forward(model: Generator, x: torch.Tensor, core: int) -> torch.Tensor:
+def tiled_forward(
+    model: Generator,
+    x: torch.Tensor,
+    core: int,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
     """``model(x)`` for large images, computed tile by tile with whole-image statistics.
 
     ``x`` is NxCxHxW with H and W multiples of ``model.size_multiple``; ``core`` is the tile core
     side in pixels. Memory is that of one tile of ``core + 2 * halo`` pixels a side.
+
+    ``forward`` (a backend's, ``model`` by default) runs the last pass, the full one over each
+    tile. It must run ``model``'s own norm layers, which then hold the whole-image statistics;
+    the passes gathering them stop inside the model, so they always run ``model`` itself.
     """
+    forward = forward or model
     if x.shape[0] != 1:
-        return torch.cat([tiled_forward(model, xi[None], core) for xi in x])
+        return torch.cat([tiled_forward(model, xi[None], core, forward) for xi in x])
     multiple = model.size_multiple
     tiles = tile_grid(x.shape[-2], x.shape[-1], core, model.halo, multiple)
     norms: list[WholeImageStats] = [m for m in model.modules() if isinstance(m, WholeImageStats)]
@@ -147,7 +157,7 @@ def tiled_forward(model: Generator, x: torch.Tensor, core: int) -> torch.Tensor:
         for tile, crop in _crops(x, tiles):
             y0, y1, x0, x1 = tile.core
             by0, _, bx0, _ = tile.box
-            y = model(crop)
+            y = forward(crop)
             if out is None:
                 out = y.new_empty((1, y.shape[1], *x.shape[-2:]))
             out[..., y0:y1, x0:x1] = y[..., y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]

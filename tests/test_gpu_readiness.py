@@ -13,7 +13,7 @@ import pytest
 import torch
 from conftest import make_inversion_pairs, noise_image, tiny, write_png, write_video
 
-import stylizer.pipeline as pipeline
+import stylizer.media.processors as processors
 from stylizer.options import InferenceOptions, TemporalOptions
 from stylizer.pipeline import Stylizer, stylize_files, stylize_stream
 
@@ -139,14 +139,14 @@ def test_pipes_blend_on_the_engines_device(tiny_weights, monkeypatch):
     """The smoother of a pipe is built knowing the engine's device (on a GPU it then warps and
     blends there, instead of never)."""
     built = []
-    real = pipeline.make_smoother
+    real = processors.make_smoother
 
     def recording(name, strength=None, device=None):
         smoother = real(name, strength, device)
         built.append(smoother.device)
         return smoother
 
-    monkeypatch.setattr(pipeline, "make_smoother", recording)
+    monkeypatch.setattr(processors, "make_smoother", recording)
     stylizer = Stylizer(tiny_weights, InferenceOptions(device="cpu"))
     stylizer.engine.device = torch.device("meta")  # stands for "not the default CPU"
 

@@ -7,16 +7,15 @@ import torch
 from conftest import save_generator
 
 from stylizer import load_generator
+from stylizer.engines.cache import cache_dir, read_cached
 from stylizer.engines.eager import EagerEngine
 from stylizer.engines.registry import ENGINES
 from stylizer.engines.tensorrt import (
     Profile,
     TensorRTEngine,
-    cache_dir,
     cache_key,
     dynamic_shapes,
     export_program,
-    read_cached,
     shape_profile,
     weights_digest,
 )
@@ -202,19 +201,51 @@ class Double(torch.nn.Module):
         return 2 * x
 
 
+def read_module(path, notice=lambda msg: None):
+    """The exported program cached at ``path`` as a module, the way the backend reads engines."""
+    return read_cached(path, lambda p: torch.export.load(p).module(), "TensorRT engine", notice)
+
+
 def test_cache_file_is_written_atomically_and_damage_means_rebuild(tmp_path):
-    path = tmp_path / "cache" / "key.pt2"
-    assert read_cached(path, torch.export.load) is None  # nothing cached yet
+    path, notices = tmp_path / "cache" / "key.pt2", []
+    assert read_module(path, notices.append) is None and notices == []  # nothing cached yet
     program = torch.export.export(Double(), (torch.ones(3),))
     with atomic_output(path) as tmp:
         torch.export.save(program, tmp)
     assert [p.name for p in path.parent.iterdir()] == ["key.pt2"]  # no temporary file left
-    assert torch.equal(read_cached(path, torch.export.load)(torch.ones(3)), torch.full((3,), 2.0))
+    assert torch.equal(read_module(path)(torch.ones(3)), torch.full((3,), 2.0))
 
     path.write_bytes(path.read_bytes()[:100])  # truncated
-    assert read_cached(path, torch.export.load) is None
+    assert read_module(path, notices.append) is None
     path.write_bytes(b"not an archive")
-    assert read_cached(path, torch.export.load) is None
+    assert read_module(path, notices.append) is None
+    assert len(notices) == 2 and all(
+        n.startswith("cached TensorRT engine key.pt2 is unreadable") for n in notices
+    ), notices
+
+
+def test_notices_go_to_the_log_the_engine_is_given(weights, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "engine.pt2"
+    path.write_bytes(b"damaged")
+
+    def no_save(self, module, profile, tmp):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(TensorRTEngine, "cache_path", lambda self, profile: path)
+    monkeypatch.setattr(TensorRTEngine, "_build", lambda self, profile: self.model)
+    monkeypatch.setattr(TensorRTEngine, "_save", no_save)
+    notices: list[str] = []
+    engine = TensorRTEngine(
+        load_generator(weights), torch.device("cpu"), precision="fp32", notice=notices.append
+    )
+    with torch.inference_mode():
+        engine.infer(torch.zeros(1, 3, 32, 32))
+    assert [n.split(" (")[0] for n in notices] == [
+        "cached TensorRT engine engine.pt2 is unreadable",
+        "building a TensorRT engine for batch 1-1, 16-48 x 16-48 px",
+        "could not cache the TensorRT engine",
+    ], notices
+    assert capsys.readouterr().err == ""
 
 
 def test_failed_cache_write_leaves_no_file(tmp_path):
@@ -325,4 +356,4 @@ def test_damaged_cache_file_is_rebuilt(weights, trt_cache, monkeypatch):
     with torch.inference_mode():
         y = engine.infer(x)
     assert builds == [profile] and y.dtype == torch.float16
-    assert read_cached(path, torch.export.load) is not None  # replaced by a good one
+    assert read_module(path) is not None  # replaced by a good one

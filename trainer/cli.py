@@ -1,11 +1,12 @@
-"""``stylize-train``: train, export and prepare data; a thin layer over ``trainer.loop``."""
+"""``stylize-train``: the training command, built from the registered tasks (each task's flags
+from its settings class), and the commands that export, score and prepare data for runs."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from stylizer.models import GENERATORS, NORMS
 from .evaluate import evaluate_run
 from .export import WEIGHT_FORMATS, export_preset
 from .loop import train
-from .settings import Flag, Settings
+from .settings import ADJUSTABLE, Flag, Settings
 from .sketch import sketchify
+from .tasks import TASKS, Task
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -41,10 +43,11 @@ def _read_config(ctx: click.Context, _param: click.Parameter, path: Path | None)
         raise click.BadParameter(f"{path}: expected a JSON object of setting names")
     data = {k.replace("-", "_"): v for k, v in data.items()}
     try:
-        Settings.from_dict(data, str(path))
+        Settings.check_names(data, str(path))
     except StylizeError as e:
         raise click.BadParameter(str(e)) from None
-    options = {p.name for p in ctx.command.params}
+    # The task was chosen before this command was built (``_chosen_task``): not a default here.
+    options = {p.name for p in ctx.command.params} - {"task"}
     ctx.default_map = {k: v for k, v in data.items() if k in options}
     ctx.meta["config"] = {k: v for k, v in data.items() if k not in options}
 
@@ -64,7 +67,7 @@ class _Sizes(click.ParamType):
         return sizes
 
 
-#: Click types for the names ``Settings`` uses where it cannot import them.
+#: Click types for the names settings use where they cannot import them.
 _NAMED_TYPES = {
     "generators": click.Choice(list(GENERATORS)),
     "norms": click.Choice(NORMS),
@@ -73,12 +76,29 @@ _NAMED_TYPES = {
 }
 
 
-def _setting_option(f: dataclasses.Field) -> Callable:
-    """The ``--NAME`` option of a setting, as its ``Flag`` describes it."""
+def _flag_name(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def _flagged(settings_class: type[Settings], names: frozenset[str]) -> list[dataclasses.Field]:
+    """The fields of ``settings_class`` among ``names`` that are command-line options."""
+    return [
+        f for f in dataclasses.fields(settings_class) if "flag" in f.metadata and f.name in names
+    ]
+
+
+def _own(task: type[Task]) -> frozenset[str]:
+    """The names of the settings that are ``task``'s own."""
+    return frozenset(f.name for f in dataclasses.fields(task.settings_class)) - Settings.common()
+
+
+def _setting_option(f: dataclasses.Field, decided: str | None) -> click.Option:
+    """The ``--NAME`` option of a setting, as its ``Flag`` describes it; ``decided`` is the
+    default the task fills, to show."""
     flag: Flag = f.metadata["flag"]
-    name = f"--{f.name.replace('_', '-')}"
+    name = _flag_name(f.name)
     if flag.type is bool:
-        return click.option(name, is_flag=True, default=None, help=flag.help)
+        return click.Option([name], is_flag=True, default=None, help=flag.help)
     kind: Any = flag.type  # float, int, or None (from the default)
     if isinstance(flag.type, tuple):
         kind = click.Choice(flag.type)
@@ -86,154 +106,230 @@ def _setting_option(f: dataclasses.Field) -> Callable:
         kind = _NAMED_TYPES[flag.type]
     elif flag.type not in (float, int, None):
         kind = click.IntRange(flag.type)
-    if f.default in (None, ""):
-        return click.option(name, type=kind, help=flag.help)
-    return click.option(name, type=kind, help=flag.help, default=f.default, show_default=True)
+    if f.default not in (None, ""):
+        return click.Option([name], type=kind, help=flag.help, default=f.default, show_default=True)
+    return click.Option([name], type=kind, help=flag.help, show_default=decided or False)
 
 
-def _training_options(command: str) -> Callable:
-    """The options of training command ``command`` (train or distill): how the session runs,
-    then every setting it takes, generated from ``Settings``."""
-    settings = [
-        _setting_option(f)
-        for f in dataclasses.fields(Settings)
-        if "flag" in f.metadata and f.metadata["flag"].only in (None, command)
+def _decided(task: type[Task] | None) -> dict[str, str]:
+    """The defaults ``task`` fills, by setting, as text for --help; without a task, "the
+    task's" for each setting some task fills."""
+    shown = {}
+    for cls in [task] if task else TASKS.values():
+        filled = cls.settings_class(task=cls.name)
+        filled.fill()
+        for f in dataclasses.fields(filled):
+            value = getattr(filled, f.name)
+            if f.default in (None, "") and value not in (None, ""):
+                text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+                shown[f.name] = text if task else "the task's"
+    return shown
+
+
+def _session_options(task: type[Task] | None) -> list[click.Parameter]:
+    """How a session runs, not what is trained (never saved in the run's settings), and which
+    task it trains."""
+    adjustable = ", ".join(_flag_name(f.name) for f in _flagged(Settings, ADJUSTABLE))
+    taken = {_flag_name(n) for n in _own(task)} if task else set()  # the task's own flags
+    choose = [
+        click.Option(
+            [alias, "task"],
+            flag_value=cls.name,
+            help=f"Same as --task {cls.name}"
+            + (f" {alias}." if alias in {_flag_name(n) for n in _own(cls)} else "."),
+        )
+        for cls in ([task] if task else TASKS.values())
+        for alias in cls.aliases
+        if alias not in taken
+    ]
+    return [
+        click.Option(
+            ["--task"],
+            type=click.Choice(list(TASKS)),
+            help="What to train (stylize-train --task NAME --help: its settings).",
+        ),
+        *choose,
+        click.Option(
+            ["--config"],
+            type=click.Path(path_type=Path, dir_okay=False),
+            is_eager=True,
+            expose_value=False,
+            callback=_read_config,
+            help="JSON file of setting defaults (for example another run's settings.json).",
+        ),
+        click.Option(
+            ["-o", "--output", "run_dir"],
+            required=True,
+            type=click.Path(path_type=Path),
+            help="Run folder; an existing one is continued from its latest checkpoint.",
+        ),
+        click.Option(["--device"], default="auto", show_default=True),
+        click.Option(
+            ["--stop-after"], type=int, help="End this session after N steps (resume later)."
+        ),
+        click.Option(["-q", "--quiet"], is_flag=True),
+        click.Option(
+            ["--resume-with-changes", "changes"],
+            is_flag=True,
+            help="Continue an existing run with the settings this command changes, when each is "
+            f"of its schedule or bookkeeping ({adjustable}); without it, continuing with any "
+            "other value than the run's is an error. Other data or networks are a new run: "
+            "choose another -o.",
+        ),
     ]
 
-    changes = click.option(
-        "--resume-with-changes",
-        is_flag=True,
-        expose_value=False,
-        callback=lambda ctx, _param, value: ctx.meta.update(changes=value),
-        help="Continue an existing run with the settings this command changes, when each is of "
-        "its schedule or bookkeeping (--lr, --epochs, --decay-epochs, --steps-per-epoch, "
-        "--workers, --preview-every, --checkpoint-every, --keep-checkpoints, --precision, "
-        "--compile); without it, continuing with any other value than the run's is an error. "
-        "Other data or networks are a new run: choose another -o.",
-    )
 
-    def apply(function: Callable) -> Callable:
-        for option in reversed([*_SESSION_OPTIONS, changes, *settings]):  # top to bottom in --help
-            function = option(function)
-        return function
+class _TrainCommand(click.Command):
+    """The training command of one task (or, with none, of every task): its --help shows the
+    options by section, so a task's own settings stand apart, and without a task it lists the
+    tasks with theirs."""
 
-    return apply
-
-
-#: How a session runs, not what is trained: never saved in the run's settings.
-_SESSION_OPTIONS = (
-    click.option(
-        "--config",
-        type=click.Path(path_type=Path, dir_okay=False),
-        is_eager=True,
-        expose_value=False,
-        callback=_read_config,
-        help="JSON file of setting defaults (for example another run's settings.json).",
-    ),
-    click.option(
-        "-o",
-        "--output",
-        "run_dir",
-        required=True,
-        type=click.Path(path_type=Path),
-        help="Run folder; an existing one is continued from its latest checkpoint.",
-    ),
-    click.option("--device", default="auto", show_default=True),
-    click.option("--stop-after", type=int, help="End this session after N steps (resume later)."),
-    click.option("-q", "--quiet", is_flag=True),
-)
-
-
-def _train(
-    settings: Settings | dict[str, Any] | None,
-    run_dir: Path,
-    device: str,
-    stop_after: int | None,
-    quiet: bool,
-) -> None:
-    changes = click.get_current_context().meta.get("changes", False)
-    outcome = train(
-        settings,
-        run_dir,
-        device=device,
-        stop_after=stop_after,
-        progress=not quiet,
-        log=_say,
-        changes=changes,
-    )
-    _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
-    if outcome.signal is not None:
-        sys.exit(128 + outcome.signal)
-
-
-def _settings(**options) -> Settings:
-    """The run's settings: the command line's, then the config's, then the defaults."""
-    config = click.get_current_context().meta.get("config", {})
-    given = {k: v for k, v in options.items() if v is not None}
-    return Settings(**(config | given))
-
-
-@click.command(context_settings=CONTEXT)
-@click.version_option(package_name="stylize", message="%(prog)s %(version)s")
-@click.argument("data", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--paired", "task", flag_value="pix2pix", help="pix2pix: A/B files matched by name.")
-@click.option("--unpaired", "task", flag_value="cyclegan", help="CycleGAN: two unrelated sets.")
-@_training_options("train")
-def train_cmd(data, task, aligned, run_dir, device, stop_after, quiet, **opts):
-    """Train a generator from folders of images.
-
-    \b
-      stylize-train --paired sketches/ shibas/ -o runs/shiba       # pix2pix, files matched by name
-      stylize-train --aligned --direction BtoA edges2shoes/ -o runs/shoes
-      stylize-train --unpaired photos/ paintings/ -o runs/vangogh  # CycleGAN
-      stylize-train distill vangogh photos/ -o runs/vangogh-fast   # a fast copy of a style
-      stylize-train -o runs/vangogh                                # continue a run
-      stylize-train evaluate runs/vangogh photos_test/ paintings_test/  # held-out figures
-      stylize-train export runs/vangogh --name mystyle             # -> stylize --preset mystyle
-      stylize-train sketchify photos/ sketches/                    # make the sketch side
-
-    A run folder holds settings.json, checkpoints/ (latest.pt and numbered copies), log.jsonl,
-    losses.png and previews/index.html. Ctrl-C saves a checkpoint; re-running continues exactly.
-    """
-    if aligned:
-        task = "pix2pix"
-    if data:
-        if not task:
-            raise click.UsageError("say --paired, --aligned or --unpaired")
-        settings: Settings | dict[str, Any] = _settings(
-            task=task, data=[str(d) for d in data], aligned=aligned, **opts
-        )
-    else:  # continuing: what the command sets is checked against the run's own settings
-        ctx = click.get_current_context()
-        settings = ctx.meta.get("config", {}) | {
-            name: value
-            for name, value in (opts | {"task": task, "aligned": aligned}).items()
-            if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    def __init__(self, task: type[Task] | None) -> None:
+        self.task = task
+        arguments = task.arguments if task else ()
+        common = _flagged(Settings, Settings.common())
+        own = _flagged(task.settings_class, _own(task)) if task else []
+        decided = _decided(task)
+        #: The parameters that are settings (saved in the run), by name.
+        self.settings = {f.name for f in [*common, *own]} | set(arguments)
+        self.sections = {f.name: "Settings of every task" for f in common} | {
+            f.name: f"Settings of {task.name}" for f in own if task
         }
-    _train(settings, run_dir, device, stop_after, quiet)
+        super().__init__(
+            "stylize-train",
+            context_settings=CONTEXT,
+            callback=self.run,
+            params=[
+                *[click.Argument([a], required=False) for a in arguments],
+                click.Argument(["data"], nargs=-1, type=click.Path(path_type=Path)),
+                *_session_options(task),
+                *[_setting_option(f, decided.get(f.name)) for f in [*common, *own]],
+            ],
+            help=inspect.cleandoc(task.__doc__ or "") if task else _TRAIN_HELP,
+            options_metavar=f"--task {task.name} [OPTIONS]" if task else "[OPTIONS]",
+        )
+        click.version_option(package_name="stylize", message="%(prog)s %(version)s")(self)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record and isinstance(param, click.Option):
+                sections.setdefault(self.sections.get(param.name or "", "Options"), []).append(
+                    record
+                )
+        for title, rows in sections.items():
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+    def format_epilog(self, _ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.task is not None:
+            return
+        rows = []
+        for cls in TASKS.values():
+            summary = inspect.cleandoc(cls.__doc__ or "").split("\n")[0]
+            flags = ", ".join(_flag_name(f.name) for f in _flagged(cls.settings_class, _own(cls)))
+            rows.append((cls.name, f"{summary} Its own settings: {flags or 'none'}."))
+        with formatter.section("Tasks (stylize-train --task NAME --help: its settings, defaults)"):
+            formatter.write_dl(rows)
+
+    def run(self, data: tuple[Path, ...], run_dir: Path, **values: Any) -> None:
+        """Train: a new run from the data, or the run in ``run_dir`` continued."""
+        ctx = click.get_current_context()
+        config = ctx.meta.get("config", {})
+        arguments = [values[a] for a in (self.task.arguments if self.task else ())]
+        if data or any(arguments):
+            if self.task is None:
+                raise click.UsageError(
+                    "say which task: --task NAME (" + ", ".join(TASKS) + "), or " + _aliases()
+                )
+            if not data:
+                raise click.UsageError("give the folders of images to train on")
+            given = {k: values[k] for k in self.settings if values[k] is not None}
+            fresh = config | given | {"task": self.task.name, "data": [str(d) for d in data]}
+            settings: Settings | dict[str, Any] = Settings.from_dict(fresh, "the command line")
+        else:  # continuing: what the command sets is checked against the run's own settings
+            settings = config | {
+                name: values[name]
+                for name in self.settings | {"task"}
+                if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+            }
+        outcome = train(
+            settings,
+            run_dir,
+            device=values["device"],
+            stop_after=values["stop_after"],
+            progress=not values["quiet"],
+            log=_say,
+            changes=values["changes"],
+        )
+        _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
+        if outcome.signal is not None:
+            sys.exit(128 + outcome.signal)
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("teacher")
-@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_training_options("distill")
-def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, **opts):
-    """Distill TEACHER into a small, fast generator that gives the same outputs on PHOTOS.
+def _aliases() -> str:
+    return ", ".join(f"{alias} ({cls.name})" for cls in TASKS.values() for alias in cls.aliases)
 
-    \b
-      stylize-train distill vangogh photos/ -o runs/vangogh-fast     # a preset as teacher
-      stylize-train distill latest_net_G_A.pth photos/ -o runs/fast  # any generator file
-      stylize-train distill runs/vangogh photos/ more/ -o runs/fast  # a run folder's generator
-      stylize-train export runs/vangogh-fast --name vangogh-fast
 
-    The teacher's outputs for every photo and size are computed once and kept in the run
-    folder (teacher/); the student (compact, ngf 24, 4 blocks by default: about 28 GFLOP per
-    720p frame) learns them from random crops and flips under an L1 loss. Previews show
-    input | teacher | student | difference; validation reports the student's PSNR and SSIM to
-    the teacher on held-out photos.
-    """
-    settings = _settings(task="distill", teacher=teacher, data=[str(p) for p in photos], **opts)
-    _train(settings, run_dir, device, stop_after, quiet)
+_TRAIN_HELP = """Train a generator from folders of images.
+
+\b
+  stylize-train --paired sketches/ shibas/ -o runs/shiba       # pix2pix, files matched by name
+  stylize-train --aligned --direction BtoA edges2shoes/ -o runs/shoes
+  stylize-train --unpaired photos/ paintings/ -o runs/vangogh  # CycleGAN
+  stylize-train --task cyclegan photos/ paintings/ -o runs/vangogh  # the same
+  stylize-train distill vangogh photos/ -o runs/vangogh-fast   # a fast copy of a style
+  stylize-train -o runs/vangogh                                # continue a run
+  stylize-train evaluate runs/vangogh photos_test/ paintings_test/  # held-out figures
+  stylize-train export runs/vangogh --name mystyle             # -> stylize --preset mystyle
+  stylize-train sketchify photos/ sketches/                    # make the sketch side
+
+stylize-train NAME ... is short for stylize-train --task NAME ...; a task's own settings are
+flags once it is named (or once -o names a run of it). A run folder holds settings.json,
+checkpoints/ (latest.pt and numbered copies), log.jsonl, losses.png and previews/index.html.
+Ctrl-C saves a checkpoint; re-running continues exactly.
+"""
+
+
+def _file_task(path: str | None) -> str | None:
+    """The ``task`` a settings file names, if it is readable and names one."""
+    try:
+        data = json.loads(Path(path).read_text()) if path else None
+    except (OSError, ValueError):
+        return None
+    return data.get("task") if isinstance(data, dict) else None
+
+
+def _chosen_task(args: list[str]) -> type[Task] | None:
+    """The task a training command line is for, which decides the settings it takes: named
+    (--task or an alias), else its --config's, else that of the run it continues (-o)."""
+    picker = click.Command(
+        "pick",
+        params=[
+            click.Option(["--task"]),
+            *[
+                click.Option([alias, "task"], flag_value=cls.name)
+                for cls in TASKS.values()
+                for alias in cls.aliases
+            ],
+            click.Option(["--config"]),
+            click.Option(["-o", "--output", "run_dir"]),
+        ],
+        context_settings={
+            "ignore_unknown_options": True,
+            "allow_extra_args": True,
+            "help_option_names": [],
+        },
+    )
+    ctx = picker.make_context("stylize-train", list(args), resilient_parsing=True)
+    run = ctx.params.get("run_dir")
+    name = (
+        ctx.params.get("task")
+        or _file_task(ctx.params.get("config"))
+        or _file_task(run and str(Path(run) / "settings.json"))
+    )
+    return TASKS.get(name or "")
 
 
 @click.command(context_settings=CONTEXT)
@@ -258,7 +354,7 @@ def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, **opts):
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON object of more manifest fields (data sources, licence notes, status), or "
     'fields to override, such as {"working_size": 384}: the shorter side the style paints at '
-    "(default: the run's --load-size).",
+    "(default: the task's, such as the run's --load-size).",
 )
 @click.option(
     "--weights-format",
@@ -278,8 +374,13 @@ def distill_cmd(teacher, photos, run_dir, device, stop_after, quiet, **opts):
     default="latest",
     show_default=True,
     metavar="latest|best|STEP",
-    help="Which checkpoint: best is the kept one with the best validation (pix2pix: "
-    "lowest L1; distill: highest PSNR), early stopping after the fact.",
+    help="Which checkpoint: best is the kept one with the best validation ("
+    + "; ".join(
+        f"{cls.name}: {'lowest' if cls.best_by[1] == 'lower' else 'highest'} {cls.best_by[0]}"
+        for cls in TASKS.values()
+        if cls.best_by
+    )
+    + "), early stopping after the fact.",
 )
 @click.option(
     "--overwrite", is_flag=True, help="Replace a preset already there under NAME (else refused)."
@@ -363,10 +464,7 @@ def evaluate_cmd(run_dir, folders, size, grid, grid_rows, checkpoint, batch_size
     \b
       stylize-train evaluate runs/vangogh vangogh2photo/testB vangogh2photo/testA --grid g.png
       stylize-train evaluate runs/shoes edges2shoes/val          # side-by-side AB images
-
-    CycleGAN reports the cycle L1 of each side (A -> B -> A and B -> A -> B, on [-1, 1]);
-    pix2pix the L1 and PSNR of the output against the target. Folders are laid out as for
-    training.
+      stylize-train evaluate runs/vangogh-fast more_photos/      # a distilled student
     """
     result = evaluate_run(
         run_dir,
@@ -389,8 +487,11 @@ def evaluate_cmd(run_dir, folders, size, grid, grid_rows, checkpoint, batch_size
         _say(f"wrote {grid}")
 
 
+evaluate_cmd.help = (evaluate_cmd.help or "") + "".join(
+    f"\n\n{cls.name}: {cls.evaluation}." for cls in TASKS.values() if cls.evaluation
+)
+
 COMMANDS = {
-    "distill": distill_cmd,
     "evaluate": evaluate_cmd,
     "export": export_cmd,
     "sketchify": sketchify_cmd,
@@ -399,6 +500,9 @@ COMMANDS = {
 
 def main() -> None:
     args = sys.argv[1:]
-    cmd = COMMANDS.get(args[0]) if args else None
-    command, args = (cmd, args[1:]) if cmd else (train_cmd, args)
-    run_command(command, _say, args, f"stylize-train{' ' + sys.argv[1] if cmd else ''}")
+    if args and args[0] in COMMANDS:
+        run_command(COMMANDS[args[0]], _say, args[1:], f"stylize-train {args[0]}")
+        return
+    if args and args[0] in TASKS:  # stylize-train distill TEACHER PHOTOS ...
+        args = ["--task", *args]
+    run_command(_TrainCommand(_chosen_task(args)), _say, args, "stylize-train")

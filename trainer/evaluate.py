@@ -16,8 +16,8 @@ from stylizer.engines import resolve_device
 from stylizer.errors import StylizeError
 from stylizer.images import is_image_path
 
-from .run import RunFolder, write_grid
-from .tasks import TASKS
+from .report import write_grid
+from .tasks.base import open_task
 
 
 @dataclass
@@ -43,25 +43,20 @@ def evaluate_run(
 ) -> Evaluation:
     """Average the task's validation metrics over the images in ``folders`` at ``size`` px.
 
-    ``folders`` are laid out as for training: A and B folders (or one folder with testA/ and
-    testB/) for CycleGAN, where the shorter side is reused in turn so that every image of the
-    longer one is scored; for pix2pix two folders matched by name, or one of side-by-side AB
-    images. ``grid`` gets the first ``grid_rows`` rows (input, output, reconstruction or target).
+    ``folders`` are laid out as the task's ``evaluation`` says (mostly as for training).
+    ``grid`` gets the first ``grid_rows`` rows (the task's preview rows). ``checkpoint``: a
+    checkpoint file, else the latest.
     """
-    run = RunFolder(Path(run_dir))
-    if not run.exists():
-        raise StylizeError(f"{run_dir}: not a run folder (no settings.json)")
-    s = run.check_settings(None)
-    s.check_side(size, "--size")
     if grid and not is_image_path(Path(grid)):
         raise StylizeError(f"{grid}: the grid is an image; name it .png or .jpg")
     roots = [Path(f) for f in folders]
     for root in roots:
         if not root.is_dir():
             raise StylizeError(f"{root}: no such folder")
-    data = TASKS[s.task].evaluation_data(s, roots, size, log)
-    task = TASKS[s.task](s, resolve_device(device))
-    step = run.restore(task, Path(checkpoint) if checkpoint else None)
+    opened = open_task(Path(run_dir), resolve_device(device), str(checkpoint or "latest"))
+    task, step = opened.task, opened.step
+    task.s.check_side(size, "--size")
+    data = task.evaluation_data(task.s, roots, size, log)
 
     sums: dict[str, float] = {}
     shown: list[torch.Tensor] = []

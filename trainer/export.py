@@ -17,9 +17,7 @@ from stylizer.onnx import export_onnx
 from stylizer.presets import MANIFEST, Preset, check_name, user_presets_dir
 from stylizer.weights import save_state_dict
 
-from .run import RunFolder
-from .settings import Settings
-from .tasks import TASKS
+from .tasks.base import Opened, open_task
 
 #: File formats ``export_preset`` writes weights in.
 WEIGHT_FORMATS = ("pth", "safetensors")
@@ -55,19 +53,13 @@ def export_preset(
     check_name(name)  # joined onto a folder whose contents are replaced: never a path
     if weights_format not in WEIGHT_FORMATS:
         raise StylizeError(f"weights format {weights_format!r}: use {' or '.join(WEIGHT_FORMATS)}")
-    run = RunFolder(Path(run_dir))
-    if not run.exists() or not run.latest.is_file():
-        raise StylizeError(f"{run_dir}: not a run folder with a checkpoint")
     folder = Path(out_dir or user_presets_dir()) / name
     if not overwrite and (folder / MANIFEST).is_file():
         raise StylizeError(
             f"a preset named {name!r} is already in {folder} (--overwrite replaces it)"
         )
-    s = run.check_settings(None)
-    task = TASKS[s.task](s, torch.device("cpu"))
-    path, chosen = run.chosen_checkpoint(checkpoint, task.best_by)
-    step = run.restore(task, path)
-    weights, spec = task.export(direction)
+    opened = open_task(Path(run_dir), torch.device("cpu"), checkpoint)
+    weights, spec = opened.task.export(direction)
     replaces = MANIFEST if overwrite else None
     with writing(folder, _WRITE_ERRORS), atomic_folder(folder, replaces=replaces) as tmp:
         stored = {
@@ -76,32 +68,44 @@ def export_preset(
         save_state_dict(stored, tmp / f"generator.{weights_format}")
         manifest = {
             "name": name,
-            "description": description or f"{s.task} generator trained with stylize-train",
+            "description": description
+            or f"{opened.task.name} generator trained with stylize-train",
             "weights": f"generator.{weights_format}",
             "architecture": spec.to_dict(),
             "gflop_per_720p_frame": round(frame_flops(spec) / 1e9, 1),
-            "intended_input": f"photos; trained on {s.crop_size}px crops of images resized to {s.load_size}",
-            "working_size": s.load_size,
-            "training": _training_record(run, s, step, chosen) | {"direction": direction},
+            "training": _training_record(opened) | {"direction": direction},
         }
-        manifest |= task.record() | (extra or {})
+        manifest |= opened.task.record() | (extra or {})
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         Preset.read(tmp)  # a bad field from --about is refused here, before it is published
-    full = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
-    for ext in dict.fromkeys(("pth", weights_format)):
-        target = run.root / "export" / f"{name}_net_G.{ext}"
-        with writing(target, _WRITE_ERRORS):
-            save_state_dict(full, target)
-    if onnx:
-        target = run.root / "export" / f"{name}.onnx"
-        with writing(target):  # OSError only: torch.onnx's own errors are no file's fault
-            export_onnx(task.generator_for(direction), target)
+    _write_plain(opened, direction, weights, name, weights_format, onnx)
     return folder
 
 
-def _training_record(run: RunFolder, s: Settings, step: int, chosen: str) -> dict:
+def _write_plain(
+    opened: Opened,
+    direction: str,
+    weights: dict[str, torch.Tensor],
+    name: str,
+    weights_format: str,
+    onnx: bool,
+) -> None:
+    """The fp32 weights (the reference's layout, and ``weights_format``'s) and the ONNX graph
+    in the run's ``export/``: files for other tools, beside the preset."""
+    full = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    for ext in dict.fromkeys(("pth", weights_format)):
+        target = opened.run.root / "export" / f"{name}_net_G.{ext}"
+        with writing(target, _WRITE_ERRORS):
+            save_state_dict(full, target)
+    if onnx:
+        target = opened.run.root / "export" / f"{name}.onnx"
+        with writing(target):  # OSError only: torch.onnx's own errors are no file's fault
+            export_onnx(opened.task.generator_for(direction), target)
+
+
+def _training_record(opened: Opened) -> dict:
     """What the manifest says about how the generator was trained, from the run's log."""
-    records = run.records()
+    s, step, records = opened.task.s, opened.step, opened.run.records()
     val = [r for r in records if r.get("kind") == "val" and r["step"] <= step]
     init = next((r for r in records if r.get("kind") == "init"), None)
     train_rates = [r["steps_per_s"] for r in records if "steps_per_s" in r]
@@ -110,7 +114,7 @@ def _training_record(run: RunFolder, s: Settings, step: int, chosen: str) -> dic
         "data": s.data,
         "data_counts": {d: _count_images(Path(d)) for d in s.data},
         "steps": step,
-        "checkpoint": chosen,
+        "checkpoint": opened.checkpoint,
         "initialized_from": init
         and {
             "checkpoint": init["from"],

@@ -27,10 +27,10 @@ from stylizer.progress import Progress
 from stylizer.signals import STOP_SIGNALS, Stopped, ignored
 
 from .data import StepSampler
+from .report import plot_losses, save_preview
 from .run import RunFolder, start_from
 from .settings import Settings
-from .tasks import TASKS
-from .tasks.base import Task
+from .tasks import TASKS, Task
 
 PREVIEW_SAMPLES = 4
 #: Steps between loss records (and the only host synchronisations of a GPU step).
@@ -294,5 +294,5 @@ class _Steps:
         metrics, images = self.task.evaluate(self.val_batch)
         self.run.log({"step": step, "kind": "val", **metrics})
         shown = images[: PREVIEW_SAMPLES * self.task.preview_rows * len(self.task.preview_columns)]
-        self.run.save_preview(step, shown, self.task.preview_columns)
-        self.run.plot_losses()
+        save_preview(self.run, step, shown, self.task.preview_columns)
+        plot_losses(self.run)

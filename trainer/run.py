@@ -1,28 +1,24 @@
-"""A run folder: settings, atomic checkpoints, the loss log, loss curves and preview pages."""
+"""A run folder: its settings, atomic checkpoints and the log (``trainer.report`` draws the
+loss curves and preview pages from them)."""
 
 from __future__ import annotations
 
 import errno
 import fcntl
-import html
 import json
 import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
 import torch
-from torchvision.utils import make_grid
 
 from stylizer.errors import StylizeError, first_line
 from stylizer.files import atomic_output
-from stylizer.images import Picture, write_image
 from stylizer.loading import resolve
 from stylizer.presets import MANIFEST
 from stylizer.weights import generator_from_state, read_state_dict, state_digest
@@ -37,14 +33,6 @@ _NUMBERED = re.compile(r"step_(\d{8})\.pt")
 _TEMPORARY = re.compile(r"\.(.+(\.\w+))\.\w{8}\.part\2")
 #: Free space below which a failed write is put down to a full disk.
 _FULL_BYTES = 64 * 2**20
-
-
-def write_grid(path: Path, images: torch.Tensor, columns: int, padding: int = 4) -> None:
-    """Images in [-1, 1] as rows of ``columns`` (a task's preview row) on white, written
-    atomically."""
-    grid = make_grid(images.float().cpu().clamp(-1, 1), nrow=columns, padding=padding, pad_value=1)
-    pixels = ((grid + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    write_image(path, Picture(pixels))
 
 
 def start_from(run: RunFolder, task: Task, source: str) -> dict:
@@ -109,6 +97,8 @@ def _checkpoint_in(path: Path) -> dict | None:
 
 
 class RunFolder:
+    """The files of a run: settings, checkpoints and the log, and the lock on them."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.settings_path = root / "settings.json"
@@ -168,7 +158,8 @@ class RunFolder:
 
     def chosen_checkpoint(self, which: str, best_by: tuple[str, str] | None) -> tuple[Path, str]:
         """``latest``, ``best`` (the numbered checkpoint whose validation at its step is best by
-        ``best_by``: early stopping after the fact) or a step number; and a line saying why."""
+        ``best_by``: early stopping after the fact), a step number or a checkpoint file; and a
+        line saying why."""
         if which == "latest":
             return self.latest, "the latest checkpoint"
         numbered = dict(self.numbered())
@@ -178,7 +169,11 @@ class RunFolder:
                 raise StylizeError(f"{self.root}: no checkpoint of step {which} (kept: {have})")
             return numbered[int(which)], f"the checkpoint of step {int(which)}"
         if which != "best":
-            raise StylizeError(f"--checkpoint {which!r}: use latest, best or a step number")
+            if Path(which).is_file():
+                return Path(which), f"the checkpoint {which}"
+            raise StylizeError(
+                f"--checkpoint {which!r}: use latest, best, a step number or a checkpoint file"
+            )
         if best_by is None:
             raise StylizeError("this kind of training has no validation figure to choose by")
         figure, better = best_by
@@ -317,62 +312,6 @@ class RunFolder:
         kept = [r for r in self.records() if r["step"] <= step]
         self.log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
-    def save_preview(self, step: int, images: torch.Tensor, columns: tuple[str, ...]) -> None:
-        """``previews/step_N.png``, rows of the images ``columns`` name, and the index page."""
-        write_grid(self.previews / f"step_{step:08d}.png", images, len(columns))
-        self._write_index(columns)
-
-    def _write_index(self, columns: tuple[str, ...]) -> None:
-        val = {r["step"]: r for r in self.records() if r.get("kind") == "val"}
-        rows = []
-        for png in sorted(self.previews.glob("step_*.png"), reverse=True):
-            step = int(png.stem.split("_")[1])
-            figures = ", ".join(
-                f"{k} {v:.4g}" for k, v in val.get(step, {}).items() if k.startswith("val_")
-            )
-            rows.append(
-                f"<h3>step {step} <small>{html.escape(figures)}</small></h3>"
-                f'<img src="{png.name}" loading="lazy">'
-            )
-        title = html.escape(self.root.name)
-        page = (
-            f"<!doctype html><meta charset=utf-8><title>{title} previews</title>"
-            "<style>body{font-family:sans-serif}img{max-width:100%}</style>"
-            f"<h1>{title}</h1><p>Columns: {html.escape(' | '.join(columns))}. Newest first.</p>"
-            "<img src='../losses.png'>" + "".join(rows)
-        )
-        (self.previews / "index.html").write_text(page)
-
-    def plot_losses(self) -> None:
-        """``losses.png``: one small panel per logged series, drawn with OpenCV."""
-        records = self.records()
-        series: dict[str, list[tuple[int, float]]] = {}
-        for r in records:
-            for k, v in r.items():
-                if k not in ("step", "kind", "epoch", "lr") and isinstance(v, int | float):
-                    series.setdefault(k, []).append((r["step"], float(v)))
-        if not series:
-            return
-        pw, ph, cols = 320, 180, 3
-        rows = -(-len(series) // cols)
-        canvas = np.full((ph * rows, pw * cols, 3), 255, np.uint8)
-        for i, (name, points) in enumerate(sorted(series.items())):
-            ox, oy = (i % cols) * pw, (i // cols) * ph
-            xs = np.array([p[0] for p in points], float)
-            ys = np.array([p[1] for p in points], float)
-            x0, x1 = xs.min(), max(xs.max(), xs.min() + 1)
-            y0, y1 = ys.min(), max(ys.max(), ys.min() + 1e-9)
-            px = ox + 10 + (xs - x0) / (x1 - x0) * (pw - 20)
-            py = oy + ph - 15 - (ys - y0) / (y1 - y0) * (ph - 45)
-            pts = np.stack([px, py], 1).round().astype(np.int32)
-            cv2.rectangle(canvas, (ox + 2, oy + 2), (ox + pw - 2, oy + ph - 2), (200, 200, 200))
-            cv2.polylines(canvas, [pts], False, (180, 80, 20), 1, cv2.LINE_AA)
-            label = f"{name}  last {ys[-1]:.4g}  min {ys.min():.4g}"
-            cv2.putText(
-                canvas, label, (ox + 8, oy + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1
-            )
-        write_image(self.root / "losses.png", Picture(canvas))
-
     def check_settings(
         self,
         wanted: Settings | dict[str, Any] | None = None,
@@ -386,13 +325,14 @@ class RunFolder:
         saved = Settings.load(self.settings_path)
         if not wanted:
             return saved
-        if isinstance(wanted, dict):
-            wanted = replace(saved, **wanted)
-        if wanted.task != saved.task:
+        task = wanted.task if isinstance(wanted, Settings) else wanted.get("task", saved.task)
+        if task != saved.task:
             raise StylizeError(
-                f"{self.root} holds a {saved.task} run; this is a {wanted.task} run. "
+                f"{self.root} holds a {saved.task} run; this is a {task} run. "
                 "Choose another -o folder."
             )
+        if isinstance(wanted, dict):
+            wanted = Settings.from_dict(asdict(saved) | wanted, "the command")
         differ = saved.differences(wanted.resolve())
         if not differ:
             return saved

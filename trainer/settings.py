@@ -1,13 +1,18 @@
-"""Every training setting, saved as ``settings.json`` in the run; those left None (or empty) are
-the task's to fill (``Task.resolve``)."""
+"""Training settings, saved as ``settings.json`` in the run: the fields every task shares here,
+each task's own in its settings class (a subclass, in the task's file). Those left None (or
+empty) are the task's to fill (``Settings.fill``).
+
+The settings classes are found by task name in a table ``register_task`` fills, so this module
+never imports the tasks (which read run folders, which hold settings)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -34,79 +39,75 @@ ADJUSTABLE = frozenset(
     }
 )
 
+#: What ``fill`` sets where neither the settings nor the task's class do: the reference
+#: implementation's defaults.
+DEFAULTS = {
+    "arch": "resnet",
+    "norm": "instance",
+    "dropout": False,
+    "ngf": 64,
+    "lr": 2e-4,
+    "beta1": 0.5,
+    "batch_size": 1,
+    "epochs": 100,
+    "decay_epochs": 100,
+    "val_count": 8,
+}
+
 
 @dataclass(frozen=True)
 class Flag:
-    """How a setting appears on the ``stylize-train`` command line: its help, its click type
-    and, where only one command takes it, which (``train`` or ``distill``)."""
+    """How a setting appears on the ``stylize-train`` command line: its help and its click type
+    (a Python type, a tuple of choices, a minimum for an integer, or a name ``trainer.cli``
+    knows)."""
 
     help: str = ""
     type: Any = None
-    only: str | None = None
 
 
-def setting(default: Any = None, help: str = "", type: Any = None, only: str | None = None) -> Any:
+def setting(default: Any = None, help: str = "", type: Any = None) -> Any:
     """A field that is also a command-line option (``--NAME`` from the field's name)."""
     if isinstance(default, list):
-        return field(
-            default_factory=lambda: list(default), metadata={"flag": Flag(help, type, only)}
-        )
-    return field(default=default, metadata={"flag": Flag(help, type, only)})
+        return field(default_factory=lambda: list(default), metadata={"flag": Flag(help, type)})
+    return field(default=default, metadata={"flag": Flag(help, type)})
 
 
 @dataclass
 class Settings:
-    """One line per setting; those with a ``setting(...)`` are options of ``stylize-train``
-    (None: the task decides, ``Task.resolve``), the rest come from the command's arguments or a
-    ``--config`` file."""
+    """One line per setting that every task has; those with a ``setting(...)`` are options of
+    ``stylize-train`` (None: the task decides), the rest come from the command's arguments or a
+    ``--config`` file. ``Settings(task=NAME, ...)`` makes the settings class of task NAME, with
+    that task's own settings among the values."""
 
-    task: str = "cyclegan"  # "pix2pix", "cyclegan" or "distill"
+    #: Settings classes by task name (``register_task`` fills it).
+    _by_task: ClassVar[dict[str, type[Settings]]] = {}
+
+    task: str = ""
     data: list[str] = field(default_factory=list)
-    aligned: bool = setting(
-        False, "pix2pix from one folder of side-by-side AB images.", bool, only="train"
-    )
-    direction: str = setting("AtoB", "Which side is the input.", ("AtoB", "BtoA"), only="train")
-    # generator / discriminator
+    # generator
     arch: str = setting(
         "",
-        "Default: unet (pix2pix), resnet (CycleGAN), compact (distill). resnet-resize: up-samples "
-        "by resize-convolution (no transposed-convolution checkerboard). compact: nothing at full "
-        "size, about a ninth of the ResNet's arithmetic (for fast styles).",
+        "Generator architecture. resnet-resize: up-samples by resize-convolution (no "
+        "transposed-convolution checkerboard). compact: nothing at full size, about a ninth of "
+        "the ResNet's arithmetic (for fast styles).",
         "generators",
     )
-    depth: int | None = setting(None, "ResNet blocks (9; compact 4) or U-Net downsamplings (8).", 1)
-    ngf: int | None = setting(None, "Generator width (default 64; distill 24).", 1)
-    norm: str = setting("", "Default: batch (pix2pix), instance (CycleGAN, distill).", "norms")
-    dropout: bool | None = None  # default: on for pix2pix
-    ndf: int = 64
-    d_layers: int = 3
-    # objective
-    gan_loss: str = setting(
-        "", "Default: vanilla (pix2pix), lsgan (CycleGAN).", ("lsgan", "vanilla"), only="train"
-    )
-    lambda_l1: float = setting(
-        100.0, "pix2pix: weight of the L1 loss to the target.", float, only="train"
-    )
-    lambda_cycle: float = setting(10.0, "CycleGAN: weight of the cycle loss.", float, only="train")
-    lambda_identity: float = setting(
-        0.5, "CycleGAN: weight of the identity loss, relative to the cycle's.", float, only="train"
-    )
-    pool_size: int = 50
+    depth: int | None = setting(None, "ResNet blocks or U-Net downsamplings.", 1)
+    ngf: int | None = setting(None, "Generator width.", 1)
+    norm: str = setting("", "Normalisation layers.", "norms")
+    dropout: bool | None = None
     # optimisation
-    lr: float | None = setting(None, "Adam's learning rate (default 0.0002; distill 0.001).", float)
+    lr: float | None = setting(None, "Adam's learning rate.", float)
     beta1: float | None = None
     beta2: float = 0.999
-    batch_size: int | None = setting(None, "Images per step (default 1; distill 4).", 1)
-    epochs: int | None = setting(None, "Epochs at full rate (default 100; distill 8).", 0)
-    decay_epochs: int | None = setting(None, "Then linear decay to 0 (default 100; distill 4).", 0)
+    batch_size: int | None = setting(None, "Images per step.", 1)
+    epochs: int | None = setting(None, "Epochs at full rate.", 0)
+    decay_epochs: int | None = setting(None, "Then linear decay to 0.", 0)
     steps_per_epoch: int = setting(0, "Steps per epoch; 0: one pass over the data.", 0)
     # data
-    load_size: int = setting(286, "Images are resized to this before cropping.", 8, only="train")
     crop_size: int = setting(256, "Side of the square crops trained on.", 8)
     flip: bool = True
-    val_count: int | None = setting(
-        None, "Held-out images for validation and previews (default 8; distill 16).", 0
-    )
+    val_count: int | None = setting(None, "Held-out images for validation and previews.", 0)
     workers: int = setting(2, "Data-loading processes.", 0)
     # bookkeeping
     seed: int = setting(0, "Random seed.", int)
@@ -133,26 +134,55 @@ class Settings:
         "Optimisers and schedule start afresh.",
         "path",
     )
-    # distillation
-    teacher: str = ""  # preset, run folder or generator file the student learns from
-    sizes: list[int] | None = setting(
-        None,
-        "Shorter sides (px) the photos are resized to, one drawn at random per crop "
-        "(default 256,384).",
-        "sizes",
-        only="distill",
-    )
+
+    def __new__(cls, **values: Any) -> Settings:
+        """``Settings(task=NAME, ...)`` is an instance of task NAME's settings class."""
+        return super().__new__(cls if cls is not Settings else cls.of(values.get("task", "")))
+
+    def __post_init__(self) -> None:
+        if Settings._by_task.get(self.task) is not type(self):
+            raise StylizeError(f"{type(self).__name__} are not the settings of task {self.task!r}")
+
+    @classmethod
+    def register(cls, task: str) -> None:
+        """Make this class the settings of ``task``."""
+        Settings._by_task[task] = cls
+
+    @staticmethod
+    def of(task: str) -> type[Settings]:
+        """The settings class of ``task``."""
+        try:
+            return Settings._by_task[task]
+        except KeyError:
+            tasks = ", ".join(sorted(Settings._by_task))
+            raise StylizeError(f"unknown task {task!r}: choose from {tasks}") from None
+
+    @classmethod
+    def common(cls) -> frozenset[str]:
+        """The names of the settings every task has (the rest are a task's own)."""
+        return frozenset(f.name for f in dataclasses.fields(Settings))
 
     def resolve(self) -> Settings:
-        """Fill the defaults the task decides, then the architecture's, and check the values."""
-        from .tasks import TASKS  # imported here: a task may read run folders, which hold settings
-
-        TASKS.get_class(self.task).resolve(self)
-        self.depth = self.depth or {"unet": 8, "compact": 4}.get(self.arch, 9)
-        self.check_side(self.crop_size, "--crop-size")
-        if self.direction not in ("AtoB", "BtoA"):
-            raise StylizeError("--direction must be AtoB or BtoA")
+        """Fill the defaults the task decides, then check the values."""
+        self.fill()
+        self.check()
         return self
+
+    def fill(self) -> None:
+        """Set what the settings leave to the task. A task's class sets its own defaults first,
+        then calls this for the rest."""
+        self.fill_unset(DEFAULTS)
+        self.depth = self.depth or {"unet": 8, "compact": 4}.get(self.arch, 9)
+
+    def fill_unset(self, defaults: dict[str, Any]) -> None:
+        """Set each of ``defaults`` the settings leave unset (None or empty)."""
+        for name, value in defaults.items():
+            if getattr(self, name) in (None, ""):
+                setattr(self, name, copy.copy(value))  # a list of the settings' own
+
+    def check(self) -> None:
+        """Refuse values the task cannot train with (a task's class checks its own first)."""
+        self.check_side(self.crop_size, "--crop-size")
 
     def check_side(self, side: int, flag: str) -> None:
         """Refuse a crop or evaluation side the generator cannot take whole."""
@@ -182,7 +212,8 @@ class Settings:
         return " and ".join(filter(None, [", ".join(parts[:-1]), parts[-1]]))
 
     def save(self, path: Path) -> None:
-        """Written whole or not at all: a run is continued by what this file says."""
+        """Written whole or not at all, one flat object: a run is continued by what this file
+        says."""
         write_atomic(path, (json.dumps(dataclasses.asdict(self), indent=2) + "\n").encode())
 
     @classmethod
@@ -195,12 +226,20 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict, source: str) -> Settings:
-        """Settings from ``data``; a key that is no setting is an error that names it, so a
-        misspelt one is never dropped silently."""
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        """The settings of the task ``data`` names. Another task's settings are left out:
+        files from before each task had its own held every task's, which never applied."""
+        cls.check_names(data, source)
+        own = {f.name for f in dataclasses.fields(cls.of(data.get("task", "")))}
+        return Settings(**{k: v for k, v in data.items() if k in own})
+
+    @staticmethod
+    def check_names(data: dict, source: str) -> None:
+        """Refuse a key that is no task's setting, naming it: a misspelt one is never dropped
+        silently."""
+        known = {f.name for c in Settings._by_task.values() for f in dataclasses.fields(c)}
+        unknown = sorted(set(data) - known - Settings.common())
         if unknown:
             raise StylizeError(f"{source}: unknown setting(s) {', '.join(unknown)}")
-        return cls(**data)
 
 
 def _compared(name: str, value: Any) -> Any:

@@ -1,6 +1,7 @@
-"""Inference backends, one file each, chosen by name."""
+"""Inference backends, one file each, chosen by name: a module dropped into this package that
+registers an ``Engine`` subclass (``registry.register_engine``) is a backend."""
 
-from . import compile, eager, ort, tensorrt  # noqa: F401  (importing registers them)
+from ..registry import discover
 from .base import PRECISIONS, Engine, pad_to_multiple, resolve_device, resolve_precision
 from .registry import ENGINES, engine_class
 
@@ -13,3 +14,5 @@ __all__ = [
     "resolve_device",
     "resolve_precision",
 ]
+
+discover(__name__)

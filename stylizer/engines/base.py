@@ -1,17 +1,17 @@
 """What every inference backend shares: device transfer, conversion, padding, tiling, batch sizing.
 
-A backend only provides ``infer`` (padded float NCHW on the device in, float NCHW out); everything
-around the model lives here so that all backends treat frames the same way.
+A backend provides ``infer`` (padded float NCHW on the device in, float NCHW out), whole frames
+and tiles alike, and declares where ``auto`` tries it (``auto_before``); everything around the
+model lives here so that all backends treat frames the same way.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ..errors import StylizeError
 from ..models import Generator
@@ -23,11 +23,6 @@ MIN_BUDGET = 2**18
 
 #: Numeric precisions by name; ``auto`` is resolved per device by ``resolve_precision``.
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def notice(msg: str) -> None:
-    """A one-line notice on stderr that does not break a progress bar."""
-    tqdm.write(f"stylize: {msg}", file=sys.stderr)
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -122,6 +117,14 @@ class Engine:
     name = ""
     #: A precision the backend always runs in, whatever is asked (None: as asked).
     fixed_precision: str | None = None
+    #: Where ``auto`` tries this backend for a long job, per device type: ahead of the backends
+    #: named (``engine_class``). On a device type not listed ``auto`` never picks it, so a new
+    #: backend is only used when named until it says where it stands.
+    auto_before: Mapping[str, tuple[str, ...]] = {}
+    #: Whether ``infer`` runs the model's own modules, and so honours the whole-image statistics
+    #: that tiling fixes in their norm layers (``stylizer.tiling``): then tiles go through it. A
+    #: backend running a graph traced without them sets False and its tiles run eagerly.
+    infers_tiles = True
 
     def __init__(
         self,
@@ -130,7 +133,11 @@ class Engine:
         memory_budget: int | None = None,
         tile: int | None = None,
         precision: str = "auto",
+        notice: Callable[[str], None] = lambda msg: None,
     ) -> None:
+        """``notice`` takes the one-line messages a backend has for the user (building an
+        engine, a damaged cache): the caller's log, so they go where its other messages go."""
+        self.notice = notice
         self.dtype = resolve_precision(self.fixed_precision or precision, device)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # a video repeats one frame size: tune once
@@ -236,7 +243,11 @@ class Engine:
         x, (top, left) = pad_to_multiple(x, self.model.size_multiple, self.model.min_size)
         x = x.to(self.dtype).contiguous(memory_format=self.memory_format)
         core = self.tile_core(h, w)
-        y = tiled_forward(self.model, x, core) if core else self.infer(x)
+        if core:
+            forward = self.infer if self.infers_tiles else self.model
+            y = tiled_forward(self.model, x, core, forward)
+        else:
+            y = self.infer(x)
         y = y[..., top : top + h, left : left + w].float()
         y = y.add_(1).mul_(peak / 2).round_().clamp_(0, peak)
         return y.to(frames.dtype).permute(0, 2, 3, 1).contiguous().cpu()

@@ -10,5 +10,8 @@ from .registry import register_engine
 
 @register_engine("eager")
 class EagerEngine(Engine):
+    #: Last everywhere: it runs on every device, with nothing to prepare.
+    auto_before = {"cuda": (), "cpu": ()}
+
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

@@ -16,9 +16,9 @@ import torch
 
 from ..onnx import OPSET, export_onnx
 from ..weights import weights_digest
-from .base import Engine, notice
+from .base import Engine
+from .cache import cache_dir, read_cached
 from .registry import register_engine
-from .tensorrt import cache_dir
 
 
 def _session(path: Path) -> Any:
@@ -48,6 +48,10 @@ class OnnxRuntimeEngine(Engine):
     #: precision on the way (auto is bf16 on some CPUs, which would round them: 1.7 grey levels
     #: off eager fp32 on random weights, measured).
     fixed_precision = "fp32"
+    #: On a CPU, after compile (see there) and before eager.
+    auto_before = {"cpu": ("eager",)}
+    #: The graph normalises each tile by its own statistics, not by the whole image's.
+    infers_tiles = False
     session: Any = None
 
     @property
@@ -64,14 +68,10 @@ class OnnxRuntimeEngine(Engine):
 
     def _load_or_build(self) -> Any:
         path = self.cache_path
-        if path.is_file():
-            try:
-                return _session(path)
-            except Exception as e:  # damaged or truncated: build it again
-                notice(
-                    f"cached ONNX graph {path.name} is unreadable ({type(e).__name__}); rebuilding"
-                )
-        notice(f"exporting the model to ONNX (once; cached in {path.parent})")
+        session = read_cached(path, _session, "ONNX graph", self.notice)
+        if session is not None:
+            return session
+        self.notice(f"exporting the model to ONNX (once; cached in {path.parent})")
         with torch.inference_mode(False):
             export_onnx(self.model, path, whole_images=False)
         return _session(path)

@@ -1,4 +1,5 @@
-"""Backends by name: each backend file registers its ``Engine`` subclass here."""
+"""Backends by name: each backend file registers its ``Engine`` subclass here and declares where
+``auto`` tries it (``Engine.auto_before``), so a new backend is one new file."""
 
 from __future__ import annotations
 
@@ -12,18 +13,22 @@ from .base import Engine
 ENGINES: Registry[Engine] = Registry("backend")
 register_engine = ENGINES.register
 
-#: What ``auto`` tries for a long job, best first, per device type; a short one runs eager.
-AUTO_ORDER = {"cuda": ("tensorrt", "compile", "eager"), "cpu": ("compile", "ort", "eager")}
-# On a CPU, compile and ort run the vangogh preset at 720p about equally fast (2 Skylake cores
-# in one run: eager 5.90 s a frame, compile 3.32, ort 3.46); ort prepares in a quarter of the
-# time (13 s against 54), so it serves where there is no C++ compiler for compile.
-
 #: ``auto`` builds a TensorRT engine or compiles only for jobs of at least this many pixels
 #: (frames x size). On a CPU compiling takes about 15 s, and then frames run 1.5x faster (the
 #: vangogh preset at 720p on 2 cores: 0.86 s a frame against 1.29 s eager), so it pays off after
 #: about 35 MP; 100 MP is a 720p video of 4 seconds. On a GPU an engine takes a minute or more to
 #: build, which one image or a short clip never earns back either.
 COMPILE_PIXELS = 100_000_000
+
+
+def auto_order(device_type: str) -> list[str]:
+    """What ``auto`` tries for a long job on ``device_type``, best first: the backends that
+    declare a place there, in the order their ``auto_before`` asks for."""
+    order: Registry[Engine] = Registry("backend")
+    for name, cls in ENGINES.items():
+        if device_type in cls.auto_before:
+            order.register(name, before=cls.auto_before[device_type])(cls)
+    return list(order)
 
 
 def engine_class(
@@ -44,9 +49,9 @@ def engine_class(
         if reason is None:
             return chosen
     long_job = workload >= COMPILE_PIXELS
-    for candidate in AUTO_ORDER[device.type] if long_job else ("eager",):
-        cls = ENGINES.get(candidate)
-        if cls is not None and cls.unavailable(device) is None:
+    for candidate in auto_order(device.type) if long_job else ("eager",):
+        cls = ENGINES[candidate]
+        if cls.unavailable(device) is None:
             if name != "auto":
                 notice(f"backend {name} is unavailable ({reason}); using {candidate}")
             elif long_job and candidate != "eager":

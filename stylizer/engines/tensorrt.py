@@ -18,8 +18,7 @@ import functools
 import hashlib
 import io
 import json
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,8 @@ from torch import nn
 
 from ..files import atomic_output
 from ..weights import weights_digest
-from .base import Engine, notice
+from .base import Engine
+from .cache import cache_dir, read_cached
 from .registry import register_engine
 
 Shape = tuple[int, int, int, int]
@@ -116,33 +116,13 @@ def cache_key(
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def cache_dir(environ: Mapping[str, str] = os.environ, kind: str = "tensorrt") -> Path:
-    """``$XDG_CACHE_HOME/stylize/KIND``, or ``~/.cache/stylize/KIND`` when it is unset or not
-    absolute (the XDG rule): where built engines (``tensorrt``) and graphs (``onnx``) wait."""
-    base = environ.get("XDG_CACHE_HOME", "")
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return root / "stylize" / kind
-
-
-def read_cached(path: Path, load: Callable[[str], Any]) -> nn.Module | None:
-    """The module saved at ``path``, or None when there is none or it cannot be read (damaged,
-    truncated): then the caller builds it again."""
-    if not path.is_file():
-        return None
-    try:
-        return load(str(path)).module()
-    except Exception as e:
-        notice(f"cached TensorRT engine {path.name} is unreadable ({type(e).__name__}); rebuilding")
-        return None
-
-
-def _load_trt(path: str) -> Any:
+def _load_trt(path: Path) -> nn.Module:
     import torch_tensorrt
 
     # On a bad file torch_tensorrt.load prints the first attempt's traceback before trying
     # TorchScript and raising; ``read_cached`` reports it in one line instead.
     with contextlib.redirect_stderr(io.StringIO()):
-        return torch_tensorrt.load(path)
+        return torch_tensorrt.load(str(path)).module()
 
 
 def _versions() -> tuple[str, str, str]:
@@ -154,6 +134,11 @@ def _versions() -> tuple[str, str, str]:
 
 @register_engine("tensorrt")
 class TensorRTEngine(Engine):
+    #: First on a GPU: the fastest there, once its engine is built.
+    auto_before = {"cuda": ("compile",)}
+    #: The engines normalise each tile by its own statistics, not by the whole image's.
+    infers_tiles = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.compiled: dict[Profile, nn.Module] = {}
@@ -197,11 +182,11 @@ class TensorRTEngine(Engine):
         # The PT2 stack under Torch-TensorRT has failed on inference tensors and in inference
         # mode before (pytorch/pytorch#93042), and ``_run`` calls ``infer`` in inference mode.
         with torch.inference_mode(False), torch.no_grad():
-            module = read_cached(path, _load_trt)
+            module = read_cached(path, _load_trt, "TensorRT engine", self.notice)
             if module is not None:
                 return module
             (n0, _, h0, w0), (n1, _, h1, w1) = profile.min_shape, profile.max_shape
-            notice(
+            self.notice(
                 f"building a TensorRT engine for batch {n0}-{n1}, {w0}-{w1} x {h0}-{h1} px "
                 f"(once; cached in {path.parent})"
             )
@@ -210,7 +195,7 @@ class TensorRTEngine(Engine):
                 with atomic_output(path) as tmp:  # another run reads it whole or not at all
                     self._save(module, profile, str(tmp))
             except Exception as e:  # the engine works; only the next run will build it again
-                notice(f"could not cache the TensorRT engine ({type(e).__name__}: {e})")
+                self.notice(f"could not cache the TensorRT engine ({type(e).__name__}: {e})")
         return module
 
     def _build(self, profile: Profile) -> nn.Module:

@@ -13,10 +13,9 @@ import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..images import IMAGE_EXTENSIONS, is_image_path
 from ..outputs import Claims, not_a_file
 from .engine import Job
-from .formats import VIDEO_EXTENSIONS, is_video_path
+from .kinds import file_extensions, file_kind
 
 _GLOB_CHARS = set("*?[")
 
@@ -29,11 +28,9 @@ class Plan:
     left_out: int = 0
 
 
-MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
-
-
 def is_media_path(path: Path) -> bool:
-    return is_image_path(path) or is_video_path(path)
+    """Whether some media kind reads the file ``path``."""
+    return file_kind(path) is not None
 
 
 def _media_in(folder: Path) -> list[Path]:
@@ -47,8 +44,10 @@ def _media_in(folder: Path) -> list[Path]:
 
 
 def _with_ext(path: Path, ext: str | None) -> Path:
-    """``ext`` changes the format of images; videos keep their container."""
-    return path.with_suffix(ext) if ext and is_image_path(path) else path
+    """``ext`` changes the format of the kinds that take it (images); videos keep their
+    container."""
+    kind = file_kind(path)
+    return path.with_suffix(ext) if ext and kind is not None and kind.takes_ext else path
 
 
 def plan_jobs(
@@ -81,9 +80,10 @@ def plan_jobs(
     for report in reports:
         claims.claim(report, f"--json {report}")
     for source, folder in sources:
-        if not is_media_path(source):
+        kind = file_kind(source)
+        if kind is None:
             plan.errors.append(
-                f"{source}: not a supported image or video ({', '.join(MEDIA_EXTENSIONS)})"
+                f"{source}: not a supported image or video ({', '.join(file_extensions())})"
             )
             continue
         if single_file:
@@ -91,18 +91,17 @@ def plan_jobs(
             target = out
         else:
             target = _with_ext(_target(source, folder, out, len(folders) > 1, tag), ext)
-        if is_image_path(source) != is_image_path(target):
-            kind = "an image" if is_image_path(source) else "a video"
-            plan.errors.append(f"{source}: {kind} cannot be written as {target.name}")
+        target_kind = file_kind(target)
+        if target_kind is None or target_kind.name != kind.name:
+            plan.errors.append(f"{source}: {kind.name} cannot be written as {target.name}")
             continue
-        problem = claims.problem(target, str(source))
-        if problem is None:
-            plan.jobs.append(Job(source, target))
-        elif "input" in problem:
-            fix = "choose another -o" if out is not None else "use -o to put results elsewhere"
-            plan.errors.append(f"{source}: its output {problem}; {fix}")
-        else:
+        fix = "choose another -o" if out is not None else "use -o to put results elsewhere"
+        if claims.is_input(target):
+            plan.errors.append(f"{source}: its output {claims.problem(target, str(source))}; {fix}")
+        elif problem := claims.problem(target, str(source)):
             plan.errors.append(f"{source}: its output {problem}")
+        else:
+            plan.jobs.append(Job(source, target))
     return plan
 
 

@@ -10,6 +10,8 @@ import numpy as np
 
 from ..images import Picture
 from ..inference import Stylizer
+from ..options import TemporalOptions
+from ..temporal import make_smoother, smoothed
 from .engine import Failure, Frame, Processor
 
 
@@ -50,3 +52,15 @@ class PictureProcessor(Processor):
             return [done for frame in frames for done in self([frame])]
         share = (time.perf_counter() - started) / len(frames)
         return [replace(f, picture=p, seconds=share) for f, p in zip(frames, pictures, strict=True)]
+
+
+def frame_processor(stylizer: Stylizer, temporal: TemporalOptions) -> FrameProcessor:
+    """The video processor: the model, the smoother (on the backend's device), then the colour
+    and strength controls."""
+    smoother = make_smoother(temporal.temporal, temporal.temporal_strength, stylizer.engine.device)
+    model_then_smoother = smoothed(stylizer.model_frames, smoother)
+
+    def frames(batch: list[np.ndarray]) -> list[np.ndarray]:
+        return stylizer.finished(batch, model_then_smoother(batch))
+
+    return FrameProcessor(frames, stylizer.max_batch)

@@ -1,9 +1,12 @@
-"""Generator architectures (registered by name) and the PatchGAN discriminator."""
+"""Generator architectures (registered by name; one file each, found by discovery) and the
+PatchGAN discriminator."""
 
-from . import compact, resnet, resnet_resize, unet  # noqa: F401  (importing registers them)
+from ..registry import discover
 from .base import GENERATORS, Generator, GeneratorSpec, build_generator, frame_flops, register
 from .norms import NORMS, set_bn_per_image
 from .patchgan import PatchDiscriminator
+
+discover(__name__)
 
 __all__ = [
     "GENERATORS",

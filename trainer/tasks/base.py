@@ -1,11 +1,12 @@
-"""What a training task (pix2pix, CycleGAN, ...) provides to the loop; registered by name."""
+"""What a training task (pix2pix, CycleGAN, ...) provides to the loop; registered by name, with
+its settings class. A new task is one new file in this package that calls ``register_task``."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import ClassVar, TypeVar, cast
 
 import torch
 from torch import nn
@@ -13,16 +14,28 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
 from stylizer.errors import StylizeError
-from stylizer.models import Generator, GeneratorSpec, PatchDiscriminator, build_generator
+from stylizer.models import Generator, GeneratorSpec, build_generator
 from stylizer.registry import Registry
 
-if TYPE_CHECKING:
-    from ..settings import Settings
+from ..run import RunFolder
+from ..settings import Settings
 
 Warn = Callable[[str], None]
+T = TypeVar("T", bound="type[Task]")
 
 TASKS: Registry[Task] = Registry("task")
-register_task = TASKS.register
+
+
+def register_task(name: str, before: Iterable[str] = ()) -> Callable[[T], T]:
+    """Register the decorated task class as ``name``, and its ``settings_class`` as the
+    settings of ``name``."""
+
+    def add(cls: T) -> T:
+        cls.settings_class.register(name)
+        TASKS.register(name, before)(cls)
+        return cls
+
+    return add
 
 
 def init_weights(net: nn.Module, gain: float = 0.02) -> None:
@@ -37,31 +50,23 @@ def init_weights(net: nn.Module, gain: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
-#: The reference implementation's defaults, which pix2pix and CycleGAN keep.
-REFERENCE_DEFAULTS = {
-    "ngf": 64,
-    "lr": 2e-4,
-    "beta1": 0.5,
-    "batch_size": 1,
-    "epochs": 100,
-    "decay_epochs": 100,
-    "val_count": 8,
-}
-
-
-def fill_defaults(s: Settings, defaults: dict) -> None:
-    """Set each of ``defaults`` the settings leave unset (None or empty)."""
-    for name, value in defaults.items():
-        if getattr(s, name) in (None, ""):
-            setattr(s, name, copy.copy(value))  # a list of the settings' own
-
-
 class Task:
-    """What differs between kinds of training, in one place: the task's defaults, how it reads
+    """What differs between kinds of training, in one place: the task's settings, how it reads
     its folders, its networks, optimisers, losses and one step, its validation figures and
-    preview rows. The loop handles everything around it."""
+    preview rows. The loop handles everything around it. The class's docstring is its help
+    (``stylize-train --task NAME --help``): a first line, then examples."""
 
     name = ""
+    #: The task's settings: ``Settings`` or a subclass that adds the task's own (each field made
+    #: with ``setting(...)`` is a flag) and fills the task's defaults.
+    settings_class: ClassVar[type[Settings]] = Settings
+    #: Settings given as arguments before the data folders (``stylize-train NAME TEACHER DATA``).
+    arguments: tuple[str, ...] = ()
+    #: Flags of ``stylize-train`` that also choose this task (``--paired``); a setting of the
+    #: task's by that name keeps its meaning too.
+    aliases: tuple[str, ...] = ()
+    #: What ``stylize-train evaluate`` reports for this task, and the folders it takes.
+    evaluation = ""
     #: What the images of one preview row show, left to right.
     preview_columns: tuple[str, ...] = ("input", "output", "target")
     #: Preview rows per held-out sample.
@@ -70,10 +75,6 @@ class Task:
     #: better (``export --checkpoint best``); None where no figure says it (CycleGAN's cycle
     #: error does not measure the style).
     best_by: tuple[str, str] | None = None
-
-    @classmethod
-    def resolve(cls, s: Settings) -> None:
-        """Fill the settings this task decides (left empty by the user) and check its own."""
 
     @classmethod
     def datasets(cls, s: Settings, warn: Warn, run_root: Path) -> tuple[Dataset, Dataset]:
@@ -91,8 +92,13 @@ class Task:
         """Work a session does before its first step (every rank of ``world`` calls it)."""
 
     def record(self) -> dict:
-        """What an exported preset's manifest adds about this task's training."""
-        return {}
+        """What an exported preset's manifest says about what the generator takes: the input it
+        was trained on, and the shorter side it paints at (``working_size``)."""
+        return {
+            "intended_input": f"images like its training data; trained on {self.s.crop_size}px "
+            "crops",
+            "working_size": self.s.crop_size,
+        }
 
     def __init__(self, s: Settings, device: torch.device) -> None:
         self.s, self.device = s, device
@@ -136,9 +142,6 @@ class Task:
 
     def generator(self, in_channels: int = 3, out_channels: int = 3) -> nn.Module:
         return build_generator(self.spec(in_channels, out_channels))
-
-    def discriminator(self, in_channels: int) -> nn.Module:
-        return PatchDiscriminator(in_channels, self.s.ndf, self.s.d_layers, self.s.norm)
 
     def adam(self, *nets: nn.Module) -> torch.optim.Optimizer:
         params = [p for n in nets for p in n.parameters()]
@@ -195,12 +198,26 @@ class Task:
             n.requires_grad_(requires)
 
 
-class ReferenceTask(Task):
-    """pix2pix and CycleGAN: the reference's defaults, and its augmentation (resize to
-    ``load_size``, random crop of ``crop_size``)."""
+@dataclass(frozen=True)
+class Opened:
+    """A run's task as one of its checkpoints left it."""
 
-    @classmethod
-    def resolve(cls, s):
-        fill_defaults(s, REFERENCE_DEFAULTS)
-        if s.crop_size > s.load_size:
-            raise StylizeError(f"--crop-size {s.crop_size} exceeds --load-size {s.load_size}")
+    run: RunFolder
+    task: Task
+    step: int
+    #: Which checkpoint, in words (``the latest checkpoint``).
+    checkpoint: str
+
+
+def open_task(run_dir: Path, device: torch.device, checkpoint: str = "latest") -> Opened:
+    """The task of the run in ``run_dir``, built with its saved settings and restored from
+    ``checkpoint`` (``RunFolder.chosen_checkpoint``)."""
+    run = RunFolder(run_dir)
+    if not run.exists():
+        raise StylizeError(f"{run_dir}: not a run folder (no settings.json)")
+    if not run.latest.is_file():
+        raise StylizeError(f"{run_dir}: a run folder with no checkpoint yet")
+    s = Settings.load(run.settings_path)
+    task = TASKS.get_class(s.task)(s, device)
+    path, chosen = run.chosen_checkpoint(checkpoint, task.best_by)
+    return Opened(run, task, run.restore(task, path), chosen)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -12,21 +13,42 @@ from stylizer.errors import StylizeError
 
 from ..data import Augment, UnpairedData, folder_items, split_holdout, two_folder_items
 from ..losses import GANLoss, ImagePool
-from .base import ReferenceTask, register_task
+from ..settings import setting
+from .base import register_task
+from .reference import ReferenceSettings, ReferenceTask
+
+
+@dataclass
+class CycleGANSettings(ReferenceSettings):
+    lambda_cycle: float = setting(10.0, "Weight of the cycle loss.", float)
+    lambda_identity: float = setting(
+        0.5, "Weight of the identity loss, relative to the cycle's.", float
+    )
+
+    def fill(self) -> None:
+        self.gan_loss = self.gan_loss or "lsgan"
+        super().fill()
 
 
 @register_task("cyclegan")
 class CycleGAN(ReferenceTask):
+    """CycleGAN: learn A -> B (and B -> A) from two unrelated sets of images.
+
+    \b
+      stylize-train --unpaired photos/ paintings/ -o runs/vangogh
+      stylize-train --unpaired vangogh2photo/ -o runs/vangogh   # trainA/, trainB/ (testA/, testB/)
+    """
+
+    settings_class = CycleGANSettings
+    s: CycleGANSettings
+    aliases = ("--unpaired",)
+    evaluation = (
+        "the cycle L1 of each side (A -> B -> A and B -> A -> B, on [-1, 1]), from two folders "
+        "(A and B) or one with testA/ and testB/; the shorter side is reused in turn so that "
+        "every image of the longer one is scored"
+    )
     preview_columns = ("input", "output", "reconstruction")
     preview_rows = 2  # A -> B -> A, then B -> A -> B
-
-    @classmethod
-    def resolve(cls, s):
-        super().resolve(s)
-        s.arch = s.arch or "resnet"
-        s.norm = s.norm or "instance"
-        s.dropout = bool(s.dropout)
-        s.gan_loss = s.gan_loss or "lsgan"
 
     @override
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from typing_extensions import override
@@ -10,20 +12,47 @@ from stylizer.errors import StylizeError
 
 from ..data import Augment, PairedData, folder_items, split_holdout, two_folder_items
 from ..losses import GANLoss, psnr
-from .base import ReferenceTask, register_task
+from ..settings import setting
+from .base import register_task
+from .reference import ReferenceSettings, ReferenceTask
+
+
+@dataclass
+class Pix2PixSettings(ReferenceSettings):
+    aligned: bool = setting(False, "One folder of side-by-side AB images.", bool)
+    direction: str = setting("AtoB", "Which side is the input.", ("AtoB", "BtoA"))
+    lambda_l1: float = setting(100.0, "Weight of the L1 loss to the target.", float)
+
+    def fill(self) -> None:
+        self.arch = self.arch or "unet"
+        self.norm = self.norm or "batch"
+        self.dropout = True if self.dropout is None else self.dropout
+        self.gan_loss = self.gan_loss or "vanilla"
+        super().fill()
+
+    def check(self) -> None:
+        if self.direction not in ("AtoB", "BtoA"):
+            raise StylizeError("--direction must be AtoB or BtoA")
+        super().check()
 
 
 @register_task("pix2pix")
 class Pix2Pix(ReferenceTask):
-    best_by = ("val_L1", "lower")
+    """pix2pix: learn A -> B from aligned pairs, judged by a conditional PatchGAN.
 
-    @classmethod
-    def resolve(cls, s):
-        super().resolve(s)
-        s.arch = s.arch or "unet"
-        s.norm = s.norm or "batch"
-        s.dropout = True if s.dropout is None else s.dropout
-        s.gan_loss = s.gan_loss or "vanilla"
+    \b
+      stylize-train --paired sketches/ shibas/ -o runs/shiba   # A/B files matched by name
+      stylize-train --aligned --direction BtoA edges2shoes/ -o runs/shoes   # side-by-side AB
+    """
+
+    settings_class = Pix2PixSettings
+    s: Pix2PixSettings
+    aliases = ("--paired", "--aligned")
+    evaluation = (
+        "the L1 and PSNR of the output against the target, from two folders matched by name, or "
+        "one of side-by-side AB images"
+    )
+    best_by = ("val_L1", "lower")
 
     @override
     @classmethod
