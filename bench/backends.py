@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from stylizer.flicker import video_frames
-from stylizer.loading import load_generator
 from stylizer.models import Generator, GeneratorSpec, build_generator, frame_flops
 from stylizer.options import InferenceOptions, StyleOptions
 from stylizer.pipeline import Stylizer, stylize_files
+from stylizer.styles.loading import load_generator
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -20,7 +20,7 @@ import numpy as np
 from backends import DATA, reference_forward
 
 from stylizer.images import is_image_path, read_image
-from stylizer.loading import load_generator
+from stylizer.styles.loading import load_generator
 
 
 def lattice_share(grey: np.ndarray) -> float:

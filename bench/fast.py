@@ -40,13 +40,13 @@ from backends import DATA, model_source, real_frames
 from temporal import clips
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from stylizer.engines import PRECISIONS, resolve_precision
+from stylizer.device import PRECISIONS, resolve_precision
 from stylizer.flicker import measure_flicker
 from stylizer.inference import Stylizer
-from stylizer.installing import find_preset
-from stylizer.loading import load_generator
 from stylizer.models import frame_flops
 from stylizer.options import InferenceOptions, StyleOptions
+from stylizer.styles.installing import find_preset
+from stylizer.styles.loading import load_generator
 
 PRECISION_NAMES = {dtype: name for name, dtype in PRECISIONS.items()}
 

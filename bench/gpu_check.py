@@ -159,10 +159,10 @@ def step_gpu_tests(ctx: Context) -> dict:
 
 def step_backends(ctx: Context) -> dict:
     """eager fp32/fp16/bf16, compile and TensorRT at 256x256 and 720p: frames/s and PSNR to fp32."""
-    from stylizer.engines import engine_class
+    from stylizer.backends import backend_class
 
     runs = [("eager", "fp32"), ("eager", "fp16"), ("eager", "bf16"), ("compile", "fp16")]
-    if engine_class("tensorrt", __import__("torch").device(ctx.device)).name == "tensorrt":
+    if backend_class("tensorrt", __import__("torch").device(ctx.device)).name == "tensorrt":
         runs.append(("tensorrt", "fp16"))
     if ctx.dry:
         runs = [("eager", "fp32"), ("eager", "bf16")]
@@ -196,11 +196,11 @@ def step_jobs_in_one_run(ctx: Context) -> dict:
         write_video(folder / name, frames)
     import torch
 
-    from stylizer.engines import engine_class
+    from stylizer.backends import backend_class
 
     figures = {}
     backends = ["eager"] if ctx.dry else ["eager", "compile"]
-    if not ctx.dry and engine_class("tensorrt", torch.device("cuda")).name == "tensorrt":
+    if not ctx.dry and backend_class("tensorrt", torch.device("cuda")).name == "tensorrt":
         backends.append("tensorrt")
     for backend in backends:
         out = ctx.work / f"jobs-{backend}"
@@ -219,7 +219,7 @@ def step_output_aliasing(ctx: Context) -> dict:
     their output memory)."""
     import torch
 
-    engine = _stylizer(ctx, backend="eager" if ctx.dry else "compile", batch_size=2).engine
+    engine = _stylizer(ctx, backend="eager" if ctx.dry else "compile", batch_size=2).backend
     x = torch.rand(2, 3, 240, 320, device=engine.device, dtype=engine.dtype) * 2 - 1
     x = x.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
@@ -285,12 +285,12 @@ def step_out_of_memory(ctx: Context) -> dict:
         total = torch.cuda.get_device_properties(0).total_memory
         torch.cuda.set_per_process_memory_fraction(2 * 2**30 / total)
     stylizer = _stylizer(ctx, precision="fp16" if not ctx.dry else "fp32")
-    stylizer.engine.memory_budget = 2**40  # pretend it all fits, so only the real limit says no
+    stylizer.backend.memory_budget = 2**40  # pretend it all fits, so only the real limit says no
     frame = _frames(ctx, 3840, 2160, 1)[0]
     out = stylizer.stylize(Picture(frame)).color
     assert out.shape == frame.shape
-    assert ctx.dry or stylizer.engine.memory_budget < 2**40, "the out-of-memory path never ran"
-    return {"budget_after_mb": stylizer.engine.memory_budget / 2**20}
+    assert ctx.dry or stylizer.backend.memory_budget < 2**40, "the out-of-memory path never ran"
+    return {"budget_after_mb": stylizer.backend.memory_budget / 2**20}
 
 
 def step_video_flow(ctx: Context) -> dict:
@@ -307,7 +307,7 @@ def step_video_flow(ctx: Context) -> dict:
     frames = _frames(ctx, 1280, 720, 24)
     clip = write_video(ctx.work / "flow.mkv", frames)
     stylizer = _stylizer(ctx, precision="fp32")
-    run = smoothed(stylizer.stylize_frames, make_smoother("flow", None, stylizer.engine.device))
+    run = smoothed(stylizer.stylize_frames, make_smoother("flow", None, stylizer.backend.device))
     times = stylize_video(clip, ctx.work / "x.mkv", FrameProcessor(run, 4))
     on_device = InferenceOptions(device=ctx.device, precision="fp32")
     summary = stylize_files([str(clip)], _weights(ctx), ctx.work / "flow-out",
@@ -318,7 +318,7 @@ def step_video_flow(ctx: Context) -> dict:
                            video=VideoOptions(stream_format="matroska"))  # fmt: skip
     assert count == len(frames)
     cpu = smoothed(stylizer.stylize_frames, make_smoother("flow"))  # the same frames, CPU blend
-    device = smoothed(stylizer.stylize_frames, make_smoother("flow", None, stylizer.engine.device))
+    device = smoothed(stylizer.stylize_frames, make_smoother("flow", None, stylizer.backend.device))
     got = [f for i in range(0, 8, 4) for f in device(frames[i : i + 4])]
     want = [f for i in range(0, 8, 4) for f in cpu(frames[i : i + 4])]
     written = sum(1 for _ in video_frames(ctx.work / "flow-out" / "flow.mkv"))

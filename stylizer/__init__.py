@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .errors import StylizeError
-    from .loading import load_generator
     from .models import GeneratorSpec, build_generator
+    from .styles.loading import load_generator
 
 __all__ = ["GeneratorSpec", "StylizeError", "build_generator", "load_generator"]
 
@@ -20,7 +20,7 @@ _HOMES = {
     "GeneratorSpec": ".models",
     "StylizeError": ".errors",
     "build_generator": ".models",
-    "load_generator": ".loading",
+    "load_generator": ".styles.loading",
 }
 
 

@@ -23,7 +23,7 @@ import av
 import numpy as np
 
 from .errors import StylizeError
-from .flow import dis_flow, inside, to_gray, warp
+from .optical_flow import dis_flow, inside, to_gray, warp
 
 
 def visible_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:

@@ -10,13 +10,14 @@ import cv2
 import numpy as np
 import torch
 
+from .backends import Backend, backend_class
 from .controls import model_size, scaled
-from .engines import Engine, engine_class, resolve_device
+from .device import resolve_device
 from .errors import StylizeError
 from .images import Picture
-from .loading import resolve
 from .options import InferenceOptions, StyleOptions
-from .weights import load_weights
+from .styles.loading import resolve
+from .styles.weights import load_weights
 
 
 def style_name(weights: str | Path) -> str:
@@ -52,7 +53,7 @@ class Stylizer:
         #: The preset's working size (see ``Preset.working_size``); None for weight files.
         self.working_size = preset.working_size if preset else None
         where = resolve_device(options.device)
-        self.engine: Engine = engine_class(
+        self.backend: Backend = backend_class(
             options.backend, where, notice=log, workload=self.model_pixels(workload)
         )(
             self.model,
@@ -90,7 +91,7 @@ class Stylizer:
 
     def batch_size(self, height: int, width: int) -> int:
         """How many frames of this size to stylize together, at the size the model runs at."""
-        return self.engine.batch_size(*self.model_size(height, width), self.max_batch)
+        return self.backend.batch_size(*self.model_size(height, width), self.max_batch)
 
     def _model_input(self, color: np.ndarray) -> np.ndarray:
         want, have = self.model.spec.in_channels, color.shape[2]
@@ -125,7 +126,7 @@ class Stylizer:
                 f"{mw}x{mh}); --scale 1 paints at full resolution"
             )
         inputs = colors if (mh, mw) == (h, w) else [scaled(c, mw, mh) for c in colors]
-        out = list(self.engine(torch.from_numpy(np.stack(inputs))).numpy())
+        out = list(self.backend(torch.from_numpy(np.stack(inputs))).numpy())
         return out if (mh, mw) == (h, w) else [scaled(o, w, h) for o in out]
 
     def finished(self, originals: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:

@@ -1,12 +1,25 @@
 """The console scripts' entry points: they start the commands only when there is memory to run
 them, and say so in one line when there is not, before PyTorch is imported (which, short of
-memory, dies with a traceback or a C++ abort that no handler can catch)."""
+memory, dies with a traceback or a C++ abort that no handler can catch); and ``run_command``,
+how every console command (``stylize``, ``stylize-train``, ...) turns errors, signals and a
+closed pipe into one line and an exit status."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import os
 import resource
 import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import worker
+from .errors import StylizeError, internal_error
+from .signals import Stopped, stop_signals_unwind
 
 #: Address space PyTorch needs to import and start its threads, measured under ``ulimit -v``
 #: (it failed at 3.5 GiB and started at 4 GiB).
@@ -72,3 +85,78 @@ def flicker() -> None:
 
 def train() -> None:
     _launch("stylize-train", "trainer.cli", "main")
+
+
+def run_command(
+    command: click.Command,
+    say: Callable[[str], None],
+    args: list[str],
+    prog_name: str,
+) -> None:
+    """Run a command: user mistakes and bad files are one line on stderr and a non-zero exit,
+    never a traceback (an internal error shows one only with ``--debug``); so are running out of
+    memory and a reader that closed standard output early. Ctrl-C, SIGTERM and SIGHUP clean up
+    and exit with 128 + the signal's number."""
+    status: Any = None
+    try:
+        with stop_signals_unwind():
+            status = _invoke(command, args, prog_name)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt) as e:
+        stopped = e if isinstance(e, Stopped) else e.__cause__  # click turns them into Abort
+        say(f"stopped by {stopped}" if isinstance(stopped, Stopped) else "interrupted")
+        _exit_stopped(stopped.exit_status if isinstance(stopped, Stopped) else 130)
+    except StylizeError as e:
+        say(f"error: {e}")
+        sys.exit(1)
+    except BrokenPipeError:
+        _silence_stdout()
+        say("error: standard output was closed before everything was written to it (what was "
+            "written to files is kept)")  # fmt: skip
+        sys.exit(1)
+    except Exception as e:
+        if (problem := memory_problem(e)) is not None:
+            say(f"error: {problem}")
+            sys.exit(1)
+        # Parsing has failed or finished by now: the flag is on the command line or absent.
+        debug = "--debug" in args if any(p.name == "debug" for p in command.params) else None
+        say(internal_error(e, debug))
+        sys.exit(1)
+    if isinstance(status, int) and status:  # ctx.exit(N) returns N without standalone mode
+        sys.exit(status)
+
+
+def _invoke(command: click.Command, args: list[str], prog_name: str) -> Any:
+    """Parse ``args`` and run ``command``, as click's ``main`` does without standalone mode,
+    but leaving every error to ``run_command`` (click's own ends a closed standard output with
+    a silent exit 1)."""
+    try:
+        with command.make_context(prog_name, args) as ctx:
+            return command.invoke(ctx)
+    except click.exceptions.Exit as e:  # --help, --version, ctx.exit(N)
+        return e.exit_code
+    except (EOFError, KeyboardInterrupt) as e:
+        raise click.exceptions.Abort() from e
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's last flush does not
+    fail on the closed pipe with a second message."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
+def _exit_stopped(status: int) -> None:
+    """Exit after a stop signal, once every ``finally`` has cleaned up. While a worker is still
+    inside a call (a batch the signal cut short) the process ends at once instead of tearing the
+    interpreter down under it, which can crash it."""
+    if worker.all_idle():
+        sys.exit(status)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)

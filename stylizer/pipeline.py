@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
+from .device import resolve_device
 from .distributed import distributed
-from .engines import resolve_device
 from .errors import StylizeError
 from .files import output_folder_problem
 from .images import check_pixels

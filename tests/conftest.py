@@ -1,8 +1,11 @@
+import importlib.util
 import io
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +20,23 @@ from stylizer.models import GeneratorSpec, build_generator
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).parents[1] / "bench"))  # benchmark helpers
+
+
+@contextmanager
+def dropped_in(package, source: str, stem: str = "toy") -> Iterator[Path]:
+    """``source`` as a new module file of ``package`` (a plugin dropped in, as a user would) for
+    as long as the block runs, then removed with its bytecode. It is written whole under another
+    name first, so discovery in a process started meanwhile never reads half of it. Only
+    processes started inside the block see it: this one has discovered its plugins already."""
+    path = Path(package.__file__).with_name(f"{stem}_{uuid.uuid4().hex[:8]}.py")
+    partial = path.with_suffix(".py.partial")
+    partial.write_text(source)
+    os.replace(partial, path)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+        Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
 
 
 class _Pipe(io.RawIOBase):

@@ -1,4 +1,4 @@
-"""A backend is one file: dropped into ``stylizer/engines/`` it is a ``--backend`` choice, runs
+"""A backend is one file: dropped into ``stylizer/backends/`` it is a ``--backend`` choice, runs
 whole frames and tiles, and says where ``auto`` tries it, with no other file edited."""
 
 import os
@@ -6,21 +6,19 @@ import re
 import subprocess
 import sys
 import textwrap
-import uuid
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import noise_image, run_main, write_png
+from conftest import dropped_in, noise_image, run_main, write_png
 
-import stylizer.engines
+import stylizer.backends
+from stylizer.backends import BACKENDS, backend_class
+from stylizer.backends.choice import COMPILE_PIXELS, auto_order
+from stylizer.backends.eager import EagerBackend
 from stylizer.cli import main
-from stylizer.engines import ENGINES, engine_class
-from stylizer.engines.eager import EagerEngine
-from stylizer.engines.registry import COMPILE_PIXELS, auto_order
-from stylizer.loading import load_generator
+from stylizer.styles.loading import load_generator
 from stylizer.tiling import tile_grid
 
 TOY = '''
@@ -28,12 +26,12 @@ TOY = '''
 
 import torch
 
-from stylizer.engines.base import Engine
-from stylizer.engines.registry import register_engine
+from stylizer.backends.base import Backend
+from stylizer.backends.choice import register_backend
 
 
-@register_engine("toy")
-class ToyEngine(Engine):
+@register_backend("toy")
+class ToyEngine(Backend):
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         self.notice(f"toy infers {tuple(x.shape)}")
         return self.model(x)
@@ -55,13 +53,8 @@ for args in (["--help"], *(a.split("|") for a in sys.argv[1:])):
 
 @pytest.fixture
 def toy_backend():
-    """A toy backend's module file in the engines package, for as long as the test runs."""
-    path = Path(stylizer.engines.__file__).with_name(f"toy_{uuid.uuid4().hex[:8]}.py")
-    path.write_text(textwrap.dedent(TOY))
-    try:
+    with dropped_in(stylizer.backends, textwrap.dedent(TOY)) as path:
         yield path
-    finally:
-        path.unlink()
 
 
 def test_a_backend_is_one_new_file(toy_backend, tiny_weights, tmp_path):
@@ -85,13 +78,13 @@ def test_a_backend_is_one_new_file(toy_backend, tiny_weights, tmp_path):
 
 def test_tiles_go_through_the_backend(tiny_weights, tmp_path, monkeypatch):
     shapes: list[tuple[int, ...]] = []
-    infer = EagerEngine.infer
+    infer = EagerBackend.infer
 
     def counted(self, x: torch.Tensor) -> torch.Tensor:
         shapes.append(tuple(x.shape))
         return infer(self, x)
 
-    monkeypatch.setattr(EagerEngine, "infer", counted)
+    monkeypatch.setattr(EagerBackend, "infer", counted)
     image = write_png(tmp_path / "img.png", noise_image(64, 160))
     for tile in ("0", "32"):
         args = [image, "-w", tiny_weights, "--device", "cpu", "--precision", "fp32"]
@@ -108,7 +101,7 @@ def test_tiles_go_through_the_backend(tiny_weights, tmp_path, monkeypatch):
     assert np.abs(a - b).max() <= 1  # whole-image statistics: the tiles do not show
 
 
-class Traced(EagerEngine):
+class Traced(EagerBackend):
     """A backend whose graph cannot take tiles (as TensorRT's and ONNX Runtime's cannot)."""
 
     infers_tiles = False
@@ -123,7 +116,7 @@ def test_a_backend_that_cannot_take_tiles_has_them_run_eagerly(tiny_weights):
     cpu = torch.device("cpu")
     options = dict(tile=32, precision="fp32")
     traced = Traced(load_generator(tiny_weights), cpu, **options)(frames)
-    assert torch.equal(traced, EagerEngine(load_generator(tiny_weights), cpu, **options)(frames))
+    assert torch.equal(traced, EagerBackend(load_generator(tiny_weights), cpu, **options)(frames))
     Traced(load_generator(tiny_weights), cpu, precision="fp32")(frames)  # whole: infer
 
 
@@ -131,17 +124,17 @@ def test_each_backend_declares_where_auto_tries_it(monkeypatch):
     assert auto_order("cuda") == ["tensorrt", "compile", "eager"]
     assert auto_order("cpu") == ["compile", "ort", "eager"]
 
-    class Toy(EagerEngine):
+    class Toy(EagerBackend):
         name = "toy"
         auto_before = {"cpu": ("compile",)}
 
-    monkeypatch.setitem(ENGINES, "toy", Toy)
+    monkeypatch.setitem(BACKENDS, "toy", Toy)
     assert auto_order("cpu") == ["toy", "compile", "ort", "eager"]
     assert auto_order("cuda") == ["tensorrt", "compile", "eager"]  # declared for CPUs only
     cpu = torch.device("cpu")
     notices: list[str] = []
-    assert engine_class("auto", cpu, notices.append, workload=COMPILE_PIXELS) is Toy
+    assert backend_class("auto", cpu, notices.append, workload=COMPILE_PIXELS) is Toy
     assert notices == ["a long job: preparing the model first (backend toy)"]
-    assert engine_class("auto", cpu, workload=COMPILE_PIXELS - 1).name == "eager"  # short job
+    assert backend_class("auto", cpu, workload=COMPILE_PIXELS - 1).name == "eager"  # short job
     monkeypatch.setattr(Toy, "auto_before", {"cpu": ("eager",)})
     assert auto_order("cpu") == ["compile", "ort", "toy", "eager"]

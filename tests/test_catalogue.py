@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from conftest import noise_image, run_main, save_generator, write_png
 
-from stylizer import download
-from stylizer.catalogue import CATALOGUE, REFERENCE_WORKING_SIZE, catalogue_entry
 from stylizer.cli import main
 from stylizer.errors import StylizeError
-from stylizer.installing import find_preset, install_from_catalogue
 from stylizer.models import GeneratorSpec
+from stylizer.styles import download
+from stylizer.styles.catalogue import CATALOGUE, REFERENCE_WORKING_SIZE, catalogue_entry
+from stylizer.styles.installing import find_preset, install_from_catalogue
 
 HORSE = "/cyclegan/pretrained_models/horse2zebra.pth"
 VANGOGH = "/cyclegan/pretrained_models/style_vangogh.pth"

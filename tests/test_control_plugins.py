@@ -1,8 +1,6 @@
 """A creative control is one file: dropped into stylizer/controls/, it is an option of ``stylize``
 (declared once, range included) and a step of every run, with no other file edited."""
 
-import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import noise_image, write_png
+from conftest import dropped_in, noise_image, write_png
 
 import stylizer.cli  # discovery runs now, before the toy file exists
 from stylizer.controls import CONTROLS
@@ -46,17 +44,8 @@ class Posterize(Control):
 
 @pytest.fixture
 def toy_control():
-    """The toy control's module in the controls package, for the processes started meanwhile."""
-    folder = Path(stylizer.controls.__file__).parent
-    path = folder / f"toy_posterize_{os.getpid()}.py"
-    partial = path.with_suffix(".py.partial")  # not a module: discovery never sees half a file
-    partial.write_text(TOY)
-    os.replace(partial, path)
-    try:
+    with dropped_in(stylizer.controls, TOY) as path:
         yield path
-    finally:
-        path.unlink(missing_ok=True)
-        Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
 
 
 def stylize(*args) -> subprocess.CompletedProcess:

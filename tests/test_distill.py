@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from stylizer import load_generator
 from stylizer.cli import main as stylize_main
 from stylizer.models import GeneratorSpec
-from stylizer.presets import BUILTIN_DIR, Preset
+from stylizer.styles.presets import BUILTIN_DIR, Preset
 from trainer.cli import main as trainer_main
 from trainer.evaluate import evaluate_run
 from trainer.export import export_preset

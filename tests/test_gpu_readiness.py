@@ -28,13 +28,13 @@ def test_all_inference_runs_on_one_thread(tmp_path, tiny_weights):
         write_video(tmp_path / "in" / name, [noise_image(32, 32, seed=i) for i in range(3)])
     stylizer = Stylizer(tiny_weights, InferenceOptions(device="cpu", backend="eager"))
     threads = set()
-    infer = stylizer.engine.infer
+    infer = stylizer.backend.infer
 
     def recording(x):
         threads.add(threading.get_ident())
         return infer(x)
 
-    stylizer.engine.infer = recording
+    stylizer.backend.infer = recording
     summary = stylize_files([str(tmp_path / "in")], tiny_weights, tmp_path / "out",
                             stylizer=stylizer)  # fmt: skip
     assert len(summary.done) == 3 and not summary.failed
@@ -47,7 +47,7 @@ def test_compile_retries_single_frames_out_of_memory(tiny_weights):
     stylizer = Stylizer(
         tiny_weights, InferenceOptions(device="cpu", backend="compile", batch_size=4)
     )
-    engine = stylizer.engine
+    engine = stylizer.backend
     seen = []
 
     def compiled(x):
@@ -148,7 +148,7 @@ def test_pipes_blend_on_the_engines_device(tiny_weights, monkeypatch):
 
     monkeypatch.setattr(processors, "make_smoother", recording)
     stylizer = Stylizer(tiny_weights, InferenceOptions(device="cpu"))
-    stylizer.engine.device = torch.device("meta")  # stands for "not the default CPU"
+    stylizer.backend.device = torch.device("meta")  # stands for "not the default CPU"
 
     frames = b"".join(noise_image(8, 8, seed=i).tobytes() for i in range(2))
     out = io.BytesIO()

@@ -15,7 +15,7 @@ from stylizer.models import (
     frame_flops,
 )
 from stylizer.models.norms import make_norm
-from stylizer.weights import detect_spec, read_state_dict
+from stylizer.styles.weights import detect_spec, read_state_dict
 
 
 def resnet9_instance_keys() -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import noise_image, run_main, write_png, write_video
 
-import stylizer.cli
+import stylizer.commands.stylize
 from stylizer.cli import main
 
 STYLIZE = Path(sys.executable).with_name("stylize")
@@ -175,7 +175,7 @@ def test_json_to_a_full_disk_is_one_line(tmp_path, tiny_weights, monkeypatch):
     def full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(stylizer.cli, "write_atomic", full)
+    monkeypatch.setattr(stylizer.commands.stylize, "write_atomic", full)
     photo = write_png(tmp_path / "a.png", noise_image(24, 32))
     r = run(photo, "-w", tiny_weights, "--json", tmp_path / "report.json")
     assert r.returncode == 1

@@ -8,13 +8,13 @@ import torch
 import torch.nn.functional as F
 from conftest import noise_image, tiny
 
-from stylizer.engines import engine_class
+from stylizer.backends import backend_class
 from stylizer.images import Picture
-from stylizer.loading import load_generator
 from stylizer.models import GeneratorSpec, build_generator
 from stylizer.onnx import export_onnx
 from stylizer.options import InferenceOptions
 from stylizer.pipeline import Stylizer
+from stylizer.styles.loading import load_generator
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -59,14 +59,14 @@ def test_ort_backend_matches_eager_batched_tiled_and_odd(tmp_path, tiny_weights,
     onnx = Stylizer(
         tiny_weights, InferenceOptions(device="cpu", backend="ort", batch_size=3), log=logged.append
     )
-    assert onnx.engine.name == "ort" and onnx.engine.dtype == torch.float32
+    assert onnx.backend.name == "ort" and onnx.backend.dtype == torch.float32
     frames = [noise_image(30, 50, seed=i) for i in range(3)]  # 50x30: padded to multiples of 4
     for a, b in zip(eager.stylize_frames(frames), onnx.stylize_frames(frames), strict=True):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
     assert any("exporting the model to ONNX" in m for m in logged), logged
     assert len(list(ort_cache.glob("*.onnx"))) == 1
     big = Picture(noise_image(100, 90, seed=9))
-    onnx.engine.tile = eager.engine.tile = 32  # tiles with whole-image statistics
+    onnx.backend.tile = eager.backend.tile = 32  # tiles with whole-image statistics
     assert np.abs(eager.stylize(big).color.astype(int) - onnx.stylize(big).color).max() <= 1
     deep = Picture(noise_image(12, 20, dtype=np.uint16))
     assert onnx.stylize(deep).color.dtype == np.uint16
@@ -85,7 +85,7 @@ def test_ort_backend_matches_eager_batched_tiled_and_odd(tmp_path, tiny_weights,
 def test_without_onnxruntime_ort_falls_back(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     notices = []
-    assert engine_class("ort", torch.device("cpu"), notices.append).name == "eager"
+    assert backend_class("ort", torch.device("cpu"), notices.append).name == "eager"
     assert notices == [
         "backend ort is unavailable (onnxruntime is not installed: pip install stylize[onnx]); "
         "using eager"
@@ -111,6 +111,6 @@ def test_ort_backend_keeps_the_weights_float32(tiny_weights, ort_cache):
     stored = load_generator(tiny_weights).state_dict()
     engine = Stylizer(
         tiny_weights, InferenceOptions(device="cpu", backend="ort", precision="bf16")
-    ).engine
+    ).backend
     assert engine.dtype == torch.float32
     assert all(torch.equal(v, engine.model.state_dict()[k]) for k, v in stored.items())

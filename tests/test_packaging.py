@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import noise_image, write_png
 
-from stylizer.presets import BUILTIN_DIR, MANIFEST
+from stylizer.styles.presets import BUILTIN_DIR, MANIFEST
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_importing_needs_no_gpu_library():
     """A CPU-only install (PyTorch's CPU build, no TensorRT) must import every command: the GPU
     extras load only when a GPU backend is chosen."""
     code = (
-        "import sys, stylizer.cli, trainer.cli, stylizer.engines; "
+        "import sys, stylizer.cli, trainer.cli, stylizer.backends; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('tensorrt', 'torch_tensorrt', 'pycuda', 'cupy')))"
     )

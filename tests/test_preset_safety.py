@@ -19,10 +19,10 @@ from conftest import make_inversion_pairs, noise_image, run_main, tiny, write_pn
 from filelock import FileLock
 
 from stylizer.cli import main as stylize_main
-from stylizer.download import download
 from stylizer.errors import StylizeError
 from stylizer.files import atomic_folder, atomic_output, write_atomic
-from stylizer.presets import MANIFEST, Preset
+from stylizer.styles.download import download
+from stylizer.styles.presets import MANIFEST, Preset
 from trainer.cli import main as trainer_main
 from trainer.loop import train
 

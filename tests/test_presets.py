@@ -10,8 +10,8 @@ from conftest import SHARED
 
 from stylizer import load_generator
 from stylizer.models import frame_flops
-from stylizer.presets import BUILTIN_DIR, MANIFEST, Preset
-from stylizer.weights import detect_spec, read_state_dict
+from stylizer.styles.presets import BUILTIN_DIR, MANIFEST, Preset
+from stylizer.styles.weights import detect_spec, read_state_dict
 from trainer.data import folder_items, split_holdout
 from trainer.sketch import sketchify
 

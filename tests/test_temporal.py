@@ -7,7 +7,7 @@ from conftest import SHARED, noise_image, run_main, write_video
 
 from stylizer.cli import flicker_main
 from stylizer.flicker import measure_flicker, visible_mask
-from stylizer.flow import dis_flow, to_gray
+from stylizer.optical_flow import dis_flow, to_gray
 from stylizer.options import InferenceOptions, TemporalOptions
 from stylizer.pipeline import Stylizer, stylize_files
 from stylizer.temporal import make_smoother, smoothed

@@ -7,12 +7,12 @@ import torch
 from conftest import save_generator
 
 from stylizer import load_generator
-from stylizer.engines.cache import cache_dir, read_cached
-from stylizer.engines.eager import EagerEngine
-from stylizer.engines.registry import ENGINES
-from stylizer.engines.tensorrt import (
+from stylizer.backends.cache import cache_dir, read_cached
+from stylizer.backends.choice import BACKENDS
+from stylizer.backends.eager import EagerBackend
+from stylizer.backends.tensorrt import (
     Profile,
-    TensorRTEngine,
+    TensorRTBackend,
     cache_key,
     dynamic_shapes,
     export_program,
@@ -39,10 +39,10 @@ def test_imports_and_registers_without_torch_tensorrt():
         "import sys, torch\n"
         "sys.modules['torch_tensorrt'] = None\n"  # any import of it now raises ImportError
         "sys.modules['tensorrt'] = None\n"
-        "from stylizer.engines import tensorrt\n"
-        "from stylizer.engines.registry import ENGINES\n"
-        "assert ENGINES['tensorrt'] is tensorrt.TensorRTEngine\n"
-        "print(tensorrt.TensorRTEngine.unavailable(torch.device('cpu')))\n"
+        "from stylizer.backends import tensorrt\n"
+        "from stylizer.backends.choice import BACKENDS\n"
+        "assert BACKENDS['tensorrt'] is tensorrt.TensorRTBackend\n"
+        "print(tensorrt.TensorRTBackend.unavailable(torch.device('cpu')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -50,19 +50,19 @@ def test_imports_and_registers_without_torch_tensorrt():
 
 
 def test_registered_under_its_name():
-    assert ENGINES["tensorrt"] is TensorRTEngine
+    assert BACKENDS["tensorrt"] is TensorRTBackend
 
 
 def test_unavailable_says_why():
-    assert "CUDA" in TensorRTEngine.unavailable(torch.device("cpu"))
+    assert "CUDA" in TensorRTBackend.unavailable(torch.device("cpu"))
     runnable = torch.cuda.is_available() and importlib.util.find_spec("torch_tensorrt") is not None
-    assert (TensorRTEngine.unavailable(CUDA) is None) == runnable
+    assert (TensorRTBackend.unavailable(CUDA) is None) == runnable
 
 
 def test_unavailable_without_the_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setitem(sys.modules, "torch_tensorrt", None)
-    reason = TensorRTEngine.unavailable(CUDA)
+    reason = TensorRTBackend.unavailable(CUDA)
     assert "not installed" in reason and "pip install stylize[tensorrt]" in reason
 
 
@@ -131,8 +131,8 @@ def test_infer_reuses_an_engine_whose_profile_fits(weights, monkeypatch):
         built.append(profile)
         return self.model
 
-    monkeypatch.setattr(TensorRTEngine, "_load_or_build", fake_build)
-    engine = TensorRTEngine(load_generator(weights), torch.device("cpu"), precision="fp32")
+    monkeypatch.setattr(TensorRTBackend, "_load_or_build", fake_build)
+    engine = TensorRTBackend(load_generator(weights), torch.device("cpu"), precision="fp32")
     with torch.inference_mode():
         for shape in [(2, 3, 64, 96), (1, 3, 48, 80), (2, 3, 96, 144), (1, 3, 32, 48)]:
             x = torch.rand(shape) * 2 - 1
@@ -231,11 +231,11 @@ def test_notices_go_to_the_log_the_engine_is_given(weights, tmp_path, monkeypatc
     def no_save(self, module, profile, tmp):
         raise OSError("disk full")
 
-    monkeypatch.setattr(TensorRTEngine, "cache_path", lambda self, profile: path)
-    monkeypatch.setattr(TensorRTEngine, "_build", lambda self, profile: self.model)
-    monkeypatch.setattr(TensorRTEngine, "_save", no_save)
+    monkeypatch.setattr(TensorRTBackend, "cache_path", lambda self, profile: path)
+    monkeypatch.setattr(TensorRTBackend, "_build", lambda self, profile: self.model)
+    monkeypatch.setattr(TensorRTBackend, "_save", no_save)
     notices: list[str] = []
-    engine = TensorRTEngine(
+    engine = TensorRTBackend(
         load_generator(weights), torch.device("cpu"), precision="fp32", notice=notices.append
     )
     with torch.inference_mode():
@@ -292,7 +292,7 @@ def engine_io_dtypes(module):
 def test_engine_matches_eager_fp32_and_runs_in_fp16(weights, trt_cache):
     import tensorrt as trt
 
-    engine = TensorRTEngine(load_generator(weights), CUDA)
+    engine = TensorRTBackend(load_generator(weights), CUDA)
     assert engine.dtype == torch.float16
     reference = load_generator(weights).to(CUDA)
     x = batch()
@@ -308,7 +308,7 @@ def test_engine_matches_eager_fp32_and_runs_in_fp16(weights, trt_cache):
     assert all(d == trt.DataType.HALF for d in dtypes)
 
     frames = torch.randint(0, 256, (2, 70, 90, 3), dtype=torch.uint8)
-    eager = EagerEngine(load_generator(weights), CUDA, precision="fp32")
+    eager = EagerBackend(load_generator(weights), CUDA, precision="fp32")
     diff = (engine(frames).int() - eager(frames).int()).abs()
     assert diff.max() <= 8 and diff.float().mean() < 1
     assert len(engine.compiled) == 1  # 72 x 92 padded fits the first profile
@@ -317,7 +317,7 @@ def test_engine_matches_eager_fp32_and_runs_in_fp16(weights, trt_cache):
 @pytest.mark.gpu
 def test_second_engine_loads_from_the_cache_without_building(weights, trt_cache, monkeypatch):
     x = batch()
-    first = TensorRTEngine(load_generator(weights), CUDA)
+    first = TensorRTBackend(load_generator(weights), CUDA)
     with torch.inference_mode():
         y = first.infer(x)
     (profile,) = first.compiled
@@ -328,8 +328,8 @@ def test_second_engine_loads_from_the_cache_without_building(weights, trt_cache,
     def no_build(self, profile):
         raise AssertionError("built an engine that is cached")
 
-    monkeypatch.setattr(TensorRTEngine, "_build", no_build)
-    second = TensorRTEngine(load_generator(weights), CUDA)
+    monkeypatch.setattr(TensorRTBackend, "_build", no_build)
+    second = TensorRTBackend(load_generator(weights), CUDA)
     assert second.cache_path(profile) == path
     with torch.inference_mode():
         torch.testing.assert_close(second.infer(x), y, atol=2e-3, rtol=0)
@@ -340,19 +340,19 @@ def test_second_engine_loads_from_the_cache_without_building(weights, trt_cache,
 def test_damaged_cache_file_is_rebuilt(weights, trt_cache, monkeypatch):
     x = batch()
     profile = shape_profile(x.shape, 4)
-    path = TensorRTEngine(load_generator(weights), CUDA).cache_path(profile)
+    path = TensorRTBackend(load_generator(weights), CUDA).cache_path(profile)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\0" * 1000)
 
     builds = []
-    build = TensorRTEngine._build
+    build = TensorRTBackend._build
 
     def counted(self, profile):
         builds.append(profile)
         return build(self, profile)
 
-    monkeypatch.setattr(TensorRTEngine, "_build", counted)
-    engine = TensorRTEngine(load_generator(weights), CUDA)
+    monkeypatch.setattr(TensorRTBackend, "_build", counted)
+    engine = TensorRTBackend(load_generator(weights), CUDA)
     with torch.inference_mode():
         y = engine.infer(x)
     assert builds == [profile] and y.dtype == torch.float16

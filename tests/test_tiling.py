@@ -7,8 +7,8 @@ import torch
 from conftest import SHARED, save_generator
 
 from stylizer import load_generator
-from stylizer.engines import pad_to_multiple
-from stylizer.engines.eager import EagerEngine
+from stylizer.backends.eager import EagerBackend
+from stylizer.device import pad_to_multiple
 from stylizer.models import GeneratorSpec
 from stylizer.tiling import tile_grid, tiled_forward
 
@@ -78,8 +78,8 @@ def test_engine_tiles_when_over_budget(tmp_path):
     model = load_generator(save_generator(tmp_path / "g.pth", GeneratorSpec("resnet", 2, ngf=8)))
     frames = (photo(150, 222) + 1).mul(127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
     for precision in ("fp32", "bf16"):
-        roomy = EagerEngine(model, torch.device("cpu"), precision=precision)
-        tight = EagerEngine(model, torch.device("cpu"), 150 * 150 * 128, precision=precision)
+        roomy = EagerBackend(model, torch.device("cpu"), precision=precision)
+        tight = EagerBackend(model, torch.device("cpu"), 150 * 150 * 128, precision=precision)
         assert roomy.tile_core(150, 222) is None and tight.tile_core(150, 222) is not None
         a, b = roomy(frames), tight(frames)
         assert a.shape == frames.shape == b.shape and a.dtype == torch.uint8
@@ -93,8 +93,8 @@ def test_out_of_memory_retries_the_same_frames_in_tiles(tmp_path, monkeypatch):
     model = load_generator(save_generator(tmp_path / "g.pth", GeneratorSpec("resnet", 2, ngf=8)))
     frames = (photo(80, 120) + 1).mul(127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
     frames = frames.repeat(2, 1, 1, 1)
-    expected = EagerEngine(model, torch.device("cpu"), precision="fp32")(frames)
-    engine = EagerEngine(model, torch.device("cpu"), memory_budget=2**30, precision="fp32")
+    expected = EagerBackend(model, torch.device("cpu"), precision="fp32")(frames)
+    engine = EagerBackend(model, torch.device("cpu"), memory_budget=2**30, precision="fp32")
 
     def infer(x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] == (80, 120):  # every whole-frame attempt fails; tiles succeed

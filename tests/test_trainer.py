@@ -132,7 +132,7 @@ def test_export_then_stylize_preset(tmp_path, inversion_pairs, arch):
     # Without -o, into the user's presets (never into the installed package), found by name.
     # (--overwrite: each parameter of this test exports inv3 into the session's one home)
     assert run_cli("export", tmp_path / "run", "--name", "inv3", "--overwrite").returncode == 0
-    from stylizer.presets import BUILTIN_DIR, user_presets_dir
+    from stylizer.styles.presets import BUILTIN_DIR, user_presets_dir
 
     assert (user_presets_dir() / "inv3" / "preset.json").is_file()
     assert not (BUILTIN_DIR / "inv3").exists() and load_generator("inv3") is not None

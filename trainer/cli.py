@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from stylizer.cli import run_command
 from stylizer.errors import StylizeError
+from stylizer.launch import run_command
 from stylizer.models import GENERATORS, NORMS
 
 from .evaluate import evaluate_run
@@ -487,7 +487,7 @@ def evaluate_cmd(run_dir, folders, size, grid, grid_rows, checkpoint, batch_size
         _say(f"wrote {grid}")
 
 
-evaluate_cmd.help = (evaluate_cmd.help or "") + "".join(
+evaluate_cmd.help = inspect.cleandoc(evaluate_cmd.help or "") + "".join(
     f"\n\n{cls.name}: {cls.evaluation}." for cls in TASKS.values() if cls.evaluation
 )
 

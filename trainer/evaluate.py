@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from stylizer.engines import resolve_device
+from stylizer.device import resolve_device
 from stylizer.errors import StylizeError
 from stylizer.images import is_image_path
 

@@ -14,8 +14,8 @@ from stylizer.files import atomic_folder, writing
 from stylizer.images import is_image_path
 from stylizer.models import frame_flops
 from stylizer.onnx import export_onnx
-from stylizer.presets import MANIFEST, Preset, check_name, user_presets_dir
-from stylizer.weights import save_state_dict
+from stylizer.styles.presets import MANIFEST, Preset, check_name, user_presets_dir
+from stylizer.styles.weights import save_state_dict
 
 from .tasks.base import Opened, open_task
 

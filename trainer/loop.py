@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from stylizer.device import resolve_device
 from stylizer.distributed import distributed
-from stylizer.engines import resolve_device
 from stylizer.errors import StylizeError
 from stylizer.progress import Progress
 from stylizer.signals import STOP_SIGNALS, Stopped, ignored

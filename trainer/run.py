@@ -19,9 +19,9 @@ import torch
 
 from stylizer.errors import StylizeError, first_line
 from stylizer.files import atomic_output
-from stylizer.loading import resolve
-from stylizer.presets import MANIFEST
-from stylizer.weights import generator_from_state, read_state_dict, state_digest
+from stylizer.styles.loading import resolve
+from stylizer.styles.presets import MANIFEST
+from stylizer.styles.weights import generator_from_state, read_state_dict, state_digest
 
 from .settings import ADJUSTABLE, Settings
 

@@ -16,7 +16,7 @@ from ..errors import StylizeError
 from ..inference import Stylizer
 from ..options import ImageOptions, RunOptions, TemporalOptions, VideoOptions
 from ..registry import Registry
-from .engine import Job
+from .stages import Job
 
 Log = Callable[[str], None]
 
@@ -90,8 +90,8 @@ class Summary:
             "size": size,
             "frames": frames,
             "seconds": round(seconds, 3),
-            "device": str(stylizer.engine.device),
-            "backend": stylizer.engine.name,
+            "device": str(stylizer.backend.device),
+            "backend": stylizer.backend.name,
         } | (more or {}))  # fmt: skip
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..outputs import Claims, not_a_file
-from .engine import Job
 from .kinds import file_extensions, file_kind
+from .stages import Job
 
 _GLOB_CHARS = set("*?[")
 

@@ -12,7 +12,7 @@ from ..images import Picture
 from ..inference import Stylizer
 from ..options import TemporalOptions
 from ..temporal import make_smoother, smoothed
-from .engine import Failure, Frame, Processor
+from .stages import Failure, Frame, Processor
 
 
 class FrameProcessor(Processor):
@@ -57,7 +57,7 @@ class PictureProcessor(Processor):
 def frame_processor(stylizer: Stylizer, temporal: TemporalOptions) -> FrameProcessor:
     """The video processor: the model, the smoother (on the backend's device), then the colour
     and strength controls."""
-    smoother = make_smoother(temporal.temporal, temporal.temporal_strength, stylizer.engine.device)
+    smoother = make_smoother(temporal.temporal, temporal.temporal_strength, stylizer.backend.device)
     model_then_smoother = smoothed(stylizer.model_frames, smoother)
 
     def frames(batch: list[np.ndarray]) -> list[np.ndarray]:

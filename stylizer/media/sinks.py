@@ -19,7 +19,6 @@ from ..errors import StylizeError
 from ..files import atomic_output
 from ..images import write_image
 from ..options import VideoOptions
-from .engine import Batch, Failure, Frame, Job, Packets, Sink
 from .formats import (
     RAW_FORMATS,
     Media,
@@ -28,7 +27,8 @@ from .formats import (
     output_format,
     output_pix_fmt,
 )
-from .sources import VideoFile
+from .sources import VideoReader
+from .stages import Batch, Failure, Frame, Job, Packets, Sink
 
 _COLOR_FIELDS = ("color_primaries", "color_trc", "colorspace", "color_range")
 
@@ -38,7 +38,7 @@ _MPEGTS_AUDIO = {"aac", "aac_latm", "mp2", "mp3", "ac3", "eac3", "dts", "truehd"
 _LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
-class ImageFiles(Sink):
+class ImageWriter(Sink):
     """Each image written atomically to its job's target; ``done`` and ``failed`` hear of every
     image, so one that cannot be written is reported and the others go on."""
 
@@ -67,7 +67,7 @@ class ImageFiles(Sink):
                 self.failed(rider.job, rider.error)
 
 
-class RawFrames(Sink):
+class RawFrameWriter(Sink):
     """Bare frames to ``stream`` in ``pix_fmt``, flushed after every batch; nothing else."""
 
     def __init__(self, stream: BinaryIO, pix_fmt: str) -> None:
@@ -134,7 +134,7 @@ def _reencoded_audio(out: Any, s: Any) -> Any:
     raise StylizeError("no audio encoder that this container takes")
 
 
-class VideoEncoder(Sink):
+class VideoWriter(Sink):
     """Frames encoded with each one's source timestamp, the source's other streams routed
     along, into ``target``: a file (written under a temporary name and published whole; without
     ``overwrite`` never over a file another run published meanwhile), an open stream (in
@@ -143,7 +143,7 @@ class VideoEncoder(Sink):
     def __init__(
         self,
         target: Media | None,
-        source: VideoFile,
+        source: VideoReader,
         options: VideoOptions,
         *,
         overwrite: bool = True,

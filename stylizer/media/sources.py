@@ -16,14 +16,14 @@ from av.container import InputContainer
 from ..errors import StylizeError
 from ..images import Picture, check_pages_fit, check_pixels, read_image, resized
 from ..options import ImageOptions
-from .engine import Failure, Frame, Job, Packets, Source
 from .formats import RAW_FORMATS, Media, media_label
+from .stages import Failure, Frame, Job, Packets, Source
 
 #: Images decoded ahead of the engine, at most.
 _IMAGES_AHEAD = 8
 
 
-class ImageFiles(Source):
+class ImageReader(Source):
     """The images of ``jobs``, decoded ahead on two threads (OpenCV's codecs release the GIL)
     and resized as ``options`` say; one that cannot be read is a ``Failure``, not the end."""
 
@@ -57,7 +57,7 @@ class ImageFiles(Source):
             readers.shutdown(cancel_futures=True)  # a stop signal waits for no queued decode
 
 
-class VideoFile(Source):
+class VideoReader(Source):
     """Every frame of a video's first video stream with its timestamp and rotation, and the
     packets of its audio, subtitle and data streams. ``media`` is a path or an open binary stream
     (a pipe: any container FFmpeg reads from one). Opened at once, so a file that is not a video,
@@ -88,7 +88,7 @@ class VideoFile(Source):
             if s is not self.video and s.type in ("audio", "subtitle", "data")
         ]
 
-    def __enter__(self) -> VideoFile:
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -130,7 +130,7 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
     return b"".join(chunks)
 
 
-class RawFrames(Source):
+class RawFrameReader(Source):
     """Bare frames of ``size`` (width, height) in ``pix_fmt`` (a key of ``RAW_FORMATS``) from a
     stream. A stream that ends inside a frame is an error, after the complete frames."""
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import StylizeError
-from ..flow import to_gray
+from ..optical_flow import to_gray
 from ..registry import Registry
 from ..worker import Worker
 

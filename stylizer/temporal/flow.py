@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..flow import coarse_map, dis_flow, inside, sample_map, upsample, warp, warp_tensor
+from ..optical_flow import coarse_map, dis_flow, inside, sample_map, upsample, warp, warp_tensor
 from .base import Smoother, register_smoother
 
 #: Grey-level error (0-255) at which a warped pixel stops counting as the same surface.

@@ -21,15 +21,15 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 from typing_extensions import override
 
-from stylizer.engines.base import pad_to_multiple
+from stylizer.device import pad_to_multiple
 from stylizer.errors import StylizeError
 from stylizer.files import write_atomic
 from stylizer.images import Picture, write_image
-from stylizer.loading import load_generator, resolve
 from stylizer.models import Generator
-from stylizer.presets import MANIFEST
 from stylizer.progress import Progress
-from stylizer.weights import weights_digest
+from stylizer.styles.loading import load_generator, resolve
+from stylizer.styles.presets import MANIFEST
+from stylizer.styles.weights import weights_digest
 
 from ..data import load_rgb, scan, split_holdout, to_unit
 from ..losses import psnr, ssim

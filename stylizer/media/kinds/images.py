@@ -9,9 +9,9 @@ from ...errors import failure_message
 from ...images import IMAGE_EXTENSIONS
 from ...progress import Progress
 from .. import sinks, sources
-from ..engine import Frame, Job, run
 from ..kind import FileRun, MediaKind, register_kind
 from ..processors import PictureProcessor
+from ..stages import Frame, Job, run
 
 
 @register_kind("image")
@@ -33,6 +33,6 @@ class Images(MediaKind):
             files.summary.record(frame.job, files.stylizer, kind="image", size=[w, h], frames=1,
                                  seconds=frame.seconds)  # fmt: skip
 
-        sink = sinks.ImageFiles(files.run.overwrite, done, failed)
-        source = sources.ImageFiles(jobs, files.images)
+        sink = sinks.ImageWriter(files.run.overwrite, done, failed)
+        source = sources.ImageReader(jobs, files.images)
         run(source, PictureProcessor(files.stylizer), sink, bar)

@@ -8,9 +8,9 @@ from typing import BinaryIO
 
 from ...progress import Progress
 from .. import sinks, sources
-from ..engine import run
 from ..kind import MediaKind, StreamRun, register_kind
 from ..processors import frame_processor
+from ..stages import run
 
 
 @register_kind("raw frames", before=("video",))
@@ -29,8 +29,8 @@ class RawFrames(MediaKind):
         assert pipe.raw is not None
         assert not isinstance(source, Path) and target is not None and not isinstance(target, Path)
         pix_fmt = pipe.video.pix_fmt or "rgb24"
-        frames = sources.RawFrames(source, pipe.raw, pix_fmt)
-        sink = sinks.RawFrames(target, pix_fmt)
+        frames = sources.RawFrameReader(source, pipe.raw, pix_fmt)
+        sink = sinks.RawFrameWriter(target, pix_fmt)
         bar = Progress(frames.label, "frame", enabled=pipe.run.progress)
         count = run(frames, frame_processor(pipe.stylizer, pipe.temporal), sink, bar).frames
         pipe.log(f"{count} frames stylized")

@@ -10,10 +10,10 @@ from ...errors import failure_message
 from ...options import VideoOptions
 from ...progress import Progress
 from .. import sinks, sources
-from ..engine import Job, Processor, StageTimes, run
 from ..formats import VIDEO_EXTENSIONS, Media, video_info, video_shape
 from ..kind import FileRun, MediaKind, StreamRun, register_kind
 from ..processors import frame_processor
+from ..stages import Job, Processor, StageTimes, run
 
 
 def stylize_video(
@@ -29,8 +29,8 @@ def stylize_video(
     stream's format is ``options.stream_format``), or None to encode and discard (benchmarks).
     Frames keep their timestamps, other streams are copied (or re-encoded, as ``options`` say),
     and a file is published only when complete."""
-    with sources.VideoFile(source, options.max_pixels) as video:
-        sink = sinks.VideoEncoder(target, video, options, overwrite=overwrite)
+    with sources.VideoReader(source, options.max_pixels) as video:
+        sink = sinks.VideoWriter(target, video, options, overwrite=overwrite)
         return run(video, processor, sink, Progress(video.label, "frame", video.total, progress))
 
 

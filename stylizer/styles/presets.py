@@ -17,8 +17,8 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import StylizeError
-from .models import GENERATORS, NORMS, GeneratorSpec
+from ..errors import StylizeError
+from ..models import GENERATORS, NORMS, GeneratorSpec
 
 MANIFEST = "preset.json"
 #: The presets that ship with stylize: package data, in a wheel as in a checkout.

@@ -1,5 +1,5 @@
-"""Backends by name: each backend file registers its ``Engine`` subclass here and declares where
-``auto`` tries it (``Engine.auto_before``), so a new backend is one new file."""
+"""Backends by name: each backend file registers its ``Backend`` subclass here and declares where
+``auto`` tries it (``Backend.auto_before``), so a new backend is one new file."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Callable
 import torch
 
 from ..registry import Registry
-from .base import Engine
+from .base import Backend
 
-ENGINES: Registry[Engine] = Registry("backend")
-register_engine = ENGINES.register
+BACKENDS: Registry[Backend] = Registry("backend")
+register_backend = BACKENDS.register
 
 #: ``auto`` builds a TensorRT engine or compiles only for jobs of at least this many pixels
 #: (frames x size). On a CPU compiling takes about 15 s, and then frames run 1.5x faster (the
@@ -24,19 +24,19 @@ COMPILE_PIXELS = 100_000_000
 def auto_order(device_type: str) -> list[str]:
     """What ``auto`` tries for a long job on ``device_type``, best first: the backends that
     declare a place there, in the order their ``auto_before`` asks for."""
-    order: Registry[Engine] = Registry("backend")
-    for name, cls in ENGINES.items():
+    order: Registry[Backend] = Registry("backend")
+    for name, cls in BACKENDS.items():
         if device_type in cls.auto_before:
             order.register(name, before=cls.auto_before[device_type])(cls)
     return list(order)
 
 
-def engine_class(
+def backend_class(
     name: str,
     device: torch.device,
     notice: Callable[[str], None] = lambda msg: None,
     workload: int = 0,
-) -> type[Engine]:
+) -> type[Backend]:
     """The backend called ``name``; ``auto`` picks the best one that can run on ``device``.
 
     ``workload`` is the pixels the job will process, when known: it decides whether building a
@@ -44,13 +44,13 @@ def engine_class(
     installed, no GPU) is replaced by what ``auto`` picks, with a one-line ``notice``.
     """
     if name != "auto":
-        chosen = ENGINES.get_class(name)
+        chosen = BACKENDS.get_class(name)
         reason = chosen.unavailable(device)
         if reason is None:
             return chosen
     long_job = workload >= COMPILE_PIXELS
     for candidate in auto_order(device.type) if long_job else ("eager",):
-        cls = ENGINES[candidate]
+        cls = BACKENDS[candidate]
         if cls.unavailable(device) is None:
             if name != "auto":
                 notice(f"backend {name} is unavailable ({reason}); using {candidate}")

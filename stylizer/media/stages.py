@@ -1,4 +1,4 @@
-"""The one read -> stylize -> write engine every kind of media goes through.
+"""The one read -> stylize -> write stage runner every kind of media goes through.
 
 A ``Source`` yields ``Frame``s (and, riding along, ``Packets`` of a video's other streams and
 ``Failure``s of single images); a ``Processor`` stylizes frames in batches; a ``Sink`` writes

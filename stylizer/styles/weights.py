@@ -11,10 +11,10 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from .errors import StylizeError, first_line
-from .files import atomic_output
-from .models import GENERATORS, Generator, GeneratorSpec, build_generator, set_bn_per_image
-from .models.patchgan import looks_like_discriminator
+from ..errors import StylizeError, first_line
+from ..files import atomic_output
+from ..models import GENERATORS, Generator, GeneratorSpec, build_generator, set_bn_per_image
+from ..models.patchgan import looks_like_discriminator
 
 _BN_COUNTER = ".num_batches_tracked"
 _STALE_NORM_SUFFIXES = (".running_mean", ".running_var", _BN_COUNTER)

@@ -27,10 +27,10 @@ import torch
 from torch import nn
 
 from ..files import atomic_output
-from ..weights import weights_digest
-from .base import Engine
+from ..styles.weights import weights_digest
+from .base import Backend
 from .cache import cache_dir, read_cached
-from .registry import register_engine
+from .choice import register_backend
 
 Shape = tuple[int, int, int, int]
 
@@ -132,8 +132,8 @@ def _versions() -> tuple[str, str, str]:
     return torch.__version__, tensorrt.__version__, torch_tensorrt.__version__
 
 
-@register_engine("tensorrt")
-class TensorRTEngine(Engine):
+@register_backend("tensorrt")
+class TensorRTBackend(Backend):
     #: First on a GPU: the fastest there, once its engine is built.
     auto_before = {"cuda": ("compile",)}
     #: The engines normalise each tile by its own statistics, not by the whole image's.

@@ -17,8 +17,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StylizeError
-from .progress import Progress
+from ..errors import StylizeError
+from ..progress import Progress
 
 #: Seconds without a byte from the server before a download counts as stalled.
 TIMEOUT_SECONDS = 30.0

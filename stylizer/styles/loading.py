@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..models import Generator
 from .installing import find_preset
-from .models import Generator
 from .presets import MANIFEST, Preset
 from .weights import load_weights
 

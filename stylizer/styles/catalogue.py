@@ -6,7 +6,7 @@ different generators); a bare name works where only one kind has it (``style_van
 The files are served over plain http, so what can be checked is checked: for four of them the
 git blob id of the published file is known and a download must match it; the others are "not
 checksummed", and the SHA-256 of the first download is recorded so that a later file that differs
-is refused (``stylizer.presets``).
+is refused (``stylizer.styles.presets``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from functools import partial
 
-from .errors import StylizeError
+from ..errors import StylizeError
 
 #: The reference's model server; ``$STYLIZE_MODELS_URL`` replaces it (a mirror, or a test server).
 REFERENCE_SERVER = "http://efrosgans.eecs.berkeley.edu"

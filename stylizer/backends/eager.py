@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from .base import Engine
-from .registry import register_engine
+from .base import Backend
+from .choice import register_backend
 
 
-@register_engine("eager")
-class EagerEngine(Engine):
+@register_backend("eager")
+class EagerBackend(Backend):
     #: Last everywhere: it runs on every device, with nothing to prepare.
     auto_before = {"cuda": (), "cpu": ()}
 

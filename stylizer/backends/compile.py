@@ -21,8 +21,8 @@ import sys
 
 import torch
 
-from .base import Engine
-from .registry import register_engine
+from .base import Backend
+from .choice import register_backend
 
 
 def compiler_for(device_type: str) -> tuple[str, ...]:
@@ -33,8 +33,8 @@ def compiler_for(device_type: str) -> tuple[str, ...]:
     return (os.environ["CC"],) if os.environ.get("CC") else ("gcc", "clang")
 
 
-@register_engine("compile")
-class CompiledEngine(Engine):
+@register_backend("compile")
+class CompiledBackend(Backend):
     #: On a CPU, compile and ort run the vangogh preset at 720p about equally fast (2 Skylake
     #: cores in one run: eager 5.90 s a frame, compile 3.32, ort 3.46); ort prepares in a quarter
     #: of the time (13 s against 54), so it serves where there is no C++ compiler for compile.

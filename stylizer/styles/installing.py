@@ -21,11 +21,11 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from ..errors import StylizeError
+from ..files import atomic_folder, temporary_beside, write_atomic
+from ..models import frame_flops
 from .catalogue import CATALOGUE, REFERENCE_WORKING_SIZE, CatalogueEntry, catalogue_entry
 from .download import Digests, download
-from .errors import StylizeError
-from .files import atomic_folder, temporary_beside, write_atomic
-from .models import frame_flops
 from .presets import (
     BUILTIN_DIR,
     MANIFEST,

@@ -3,7 +3,7 @@ import pytest
 import torch
 from conftest import write_video
 
-from stylizer.engines import ENGINES, engine_class, registry
+from stylizer.backends import BACKENDS, backend_class, choice
 from stylizer.media.formats import video_shape
 from stylizer.options import InferenceOptions, RunOptions
 from stylizer.pipeline import Stylizer, stylize_files
@@ -22,20 +22,20 @@ def frames(n: int, h: int = 48, w: int = 64, seed: int = 0) -> list[np.ndarray]:
 
 def test_auto_and_fallback_choose_a_backend_that_runs_here():
     cpu = torch.device("cpu")
-    assert engine_class("auto", cpu).name == "eager"
-    assert engine_class("compile", cpu).name == "compile"
+    assert backend_class("auto", cpu).name == "eager"
+    assert backend_class("compile", cpu).name == "compile"
     notices = []
 
-    class Unrunnable(ENGINES["eager"]):
+    class Unrunnable(BACKENDS["eager"]):
         @classmethod
         def unavailable(cls, device):
             return "needs hardware this machine lacks"
 
-    ENGINES["unrunnable"] = Unrunnable
+    BACKENDS["unrunnable"] = Unrunnable
     try:
-        assert engine_class("unrunnable", cpu, notices.append).name == "eager"
+        assert backend_class("unrunnable", cpu, notices.append).name == "eager"
     finally:
-        del ENGINES["unrunnable"]
+        del BACKENDS["unrunnable"]
     assert notices == [
         "backend unrunnable is unavailable (needs hardware this machine lacks); using eager"
     ]
@@ -43,28 +43,28 @@ def test_auto_and_fallback_choose_a_backend_that_runs_here():
 
 def test_auto_compiles_only_when_the_job_is_long(monkeypatch, tiny_weights, tmp_path):
     cpu, notices = torch.device("cpu"), []
-    limit = registry.COMPILE_PIXELS
-    assert engine_class("auto", cpu, notices.append, workload=limit - 1).name == "eager"
-    assert engine_class("auto", cpu, notices.append, workload=limit).name == "compile"
+    limit = choice.COMPILE_PIXELS
+    assert backend_class("auto", cpu, notices.append, workload=limit - 1).name == "eager"
+    assert backend_class("auto", cpu, notices.append, workload=limit).name == "compile"
     assert notices == ["a long job: preparing the model first (backend compile)"]
     # On a GPU too: one image or a short clip runs eager, a long video gets TensorRT.
     for backend in ("tensorrt", "compile"):
-        monkeypatch.setattr(ENGINES[backend], "unavailable", classmethod(lambda cls, d: None))
+        monkeypatch.setattr(BACKENDS[backend], "unavailable", classmethod(lambda cls, d: None))
     cuda = torch.device("cuda")
-    assert engine_class("auto", cuda, workload=limit - 1).name == "eager"
-    assert engine_class("auto", cuda, workload=limit).name == "tensorrt"
+    assert backend_class("auto", cuda, workload=limit - 1).name == "eager"
+    assert backend_class("auto", cuda, workload=limit).name == "tensorrt"
     monkeypatch.undo()
     # stylize_files measures its videos from their metadata, before decoding them.
     clip = write_video(tmp_path / "clip.mp4", frames(6))
     assert video_shape(clip) == (6, 48, 64)
     assert video_shape(tmp_path / "missing.mp4") == (0, 0, 0)
-    monkeypatch.setattr(registry, "COMPILE_PIXELS", 6 * 48 * 64)
+    monkeypatch.setattr(choice, "COMPILE_PIXELS", 6 * 48 * 64)
     logged = []
     summary = stylize_files(
         [str(clip)], tiny_weights, run=RunOptions(benchmark=True), log=logged.append
     )
     assert summary.benchmarked == [clip] and notices[0] in logged, logged
-    monkeypatch.setattr(registry, "COMPILE_PIXELS", 6 * 48 * 64 + 1)
+    monkeypatch.setattr(choice, "COMPILE_PIXELS", 6 * 48 * 64 + 1)
     logged.clear()
     stylize_files([str(clip)], tiny_weights, run=RunOptions(benchmark=True), log=logged.append)
     assert notices[0] not in logged
@@ -74,13 +74,13 @@ def test_compile_without_a_compiler_falls_back_with_a_notice(monkeypatch, tmp_pa
     monkeypatch.setenv("PATH", "")
     monkeypatch.delenv("CXX", raising=False)
     notices = []
-    assert engine_class("compile", torch.device("cpu"), notices.append).name == "eager"
+    assert backend_class("compile", torch.device("cpu"), notices.append).name == "eager"
     assert len(notices) == 1 and "needs a compiler" in notices[0], notices
     fake = tmp_path / "my-c++"
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
     monkeypatch.setenv("CXX", str(fake))  # the variable Inductor reads
-    assert engine_class("compile", torch.device("cpu")).name == "compile"
+    assert backend_class("compile", torch.device("cpu")).name == "compile"
 
 
 def test_bf16_on_the_cpu_stays_close_to_fp32(tiny_weights):
@@ -89,8 +89,8 @@ def test_bf16_on_the_cpu_stays_close_to_fp32(tiny_weights):
         clip
     )
     bf16 = Stylizer(tiny_weights, InferenceOptions(device="cpu", precision="bf16"))
-    assert bf16.engine.dtype == torch.bfloat16
-    assert next(bf16.engine.model.parameters()).dtype == torch.bfloat16
+    assert bf16.backend.dtype == torch.bfloat16
+    assert next(bf16.backend.model.parameters()).dtype == torch.bfloat16
     out = bf16.stylize_frames(clip)
     assert out[0].dtype == np.uint8 and out[0].shape == clip[0].shape
     assert 25 < psnr(out, fp32) < float("inf")  # close, but really computed in bf16
@@ -109,7 +109,7 @@ def test_compiled_backend_matches_eager_and_fills_short_batches(tiny_weights):
     )
     out = compiled.stylize_frames(clip)
     assert max(np.abs(a.astype(int) - b).max() for a, b in zip(eager, out, strict=True)) <= 1
-    assert compiled.engine.batch_for == {(48, 64): 3}
+    assert compiled.backend.batch_for == {(48, 64): 3}
 
 
 def test_unknown_precision_is_a_user_error(tiny_weights):
@@ -120,7 +120,7 @@ def test_unknown_precision_is_a_user_error(tiny_weights):
 def test_cpu_batches_only_small_frames(tiny_weights):
     engine = Stylizer(
         tiny_weights, InferenceOptions(device="cpu", batch_size=8, precision="fp32")
-    ).engine  # CPU cap
+    ).backend  # CPU cap
     assert engine.batch_size(48, 64, 8) == 8
     assert engine.batch_size(256, 256, 8) == 2
     assert engine.batch_size(720, 1280, 8) == 1

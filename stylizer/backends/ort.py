@@ -15,10 +15,10 @@ from typing import Any
 import torch
 
 from ..onnx import OPSET, export_onnx
-from ..weights import weights_digest
-from .base import Engine
+from ..styles.weights import weights_digest
+from .base import Backend
 from .cache import cache_dir, read_cached
-from .registry import register_engine
+from .choice import register_backend
 
 
 def _session(path: Path) -> Any:
@@ -31,8 +31,8 @@ def _session(path: Path) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-@register_engine("ort")
-class OnnxRuntimeEngine(Engine):
+@register_backend("ort")
+class OnnxRuntimeBackend(Backend):
     @classmethod
     def unavailable(cls, device: torch.device) -> str | None:
         if device.type != "cpu":
