@@ -13,7 +13,8 @@ classified as each painter. Cycle error says how well a CycleGAN reconstructs; t
 strongly it paints.
 
 ``--grid FILE`` writes the first ``--grid-count`` test photos, one per row: the photo, then each
-preset's output, for looking at.
+preset's output, for looking at; ``--grid-photos A.jpg B.png ...`` takes those photos for the
+rows instead (a portrait, a grey sky, a night scene: where styles differ most).
 """
 
 from __future__ import annotations
@@ -103,6 +104,29 @@ def scores(net: nn.Module, images: list[np.ndarray]) -> np.ndarray:
     return np.stack(out)
 
 
+def read_one(path: Path) -> np.ndarray:
+    """An RGB image, its shorter side 256 px (as the test photos are)."""
+    image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    h, w = image.shape[:2]
+    k = 256 / min(h, w)
+    return cv2.resize(image, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
+
+
+def square(image: np.ndarray) -> np.ndarray:
+    """The centre square of ``image``, so that rows of any shape make one grid."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[top : top + side, left : left + side]
+
+
+def stylized(stylizer: Stylizer, photo: np.ndarray, upscale: float) -> np.ndarray:
+    """``photo`` stylized, enlarged ``upscale`` times first and shrunk back after."""
+    h, w = photo.shape[:2]
+    big = scaled(photo, round(w * upscale), round(h * upscale))
+    return scaled(stylizer.stylize_frames([big])[0], w, h)
+
+
 def row(name: str, probs: np.ndarray) -> str:
     means = " | ".join(f"{probs[:, i].mean():.3f}" for i in range(3))
     picked = probs.argmax(1)
@@ -117,6 +141,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--grid", type=Path, help="Write photo | preset... rows here.")
     parser.add_argument("--grid-count", type=int, default=8)
+    parser.add_argument("--grid-photos", type=Path, nargs="+", help="The grid's rows' photos.")
     parser.add_argument(
         "--upscale",
         type=float,
@@ -137,17 +162,18 @@ def main() -> None:
     net = train_classifier(args.steps)
     photos = read_rgb(DATA / "vangogh2photo" / "testB")[: args.count]
     options = InferenceOptions(device="cpu", backend="eager", batch_size=1)
-    outputs = {}
+    grid_photos = [read_one(p) for p in args.grid_photos or []]
+    outputs, grid_outputs = {}, {}
     for name in args.presets:
         for scale in args.scale:
             stylizer = Stylizer(name, options, StyleOptions(scale=scale))
-            results = []
-            for photo in photos:
-                h, w = photo.shape[:2]
-                big = scaled(photo, round(w * args.upscale), round(h * args.upscale))
-                results.append(scaled(stylizer.stylize_frames([big])[0], w, h))
-            label = "working size" if scale is None else f"x{scale:g}"
-            outputs[name if len(args.scale) == 1 else f"{name} {label}"] = results
+            label = (
+                name
+                if len(args.scale) == 1
+                else f"{name} {'working size' if scale is None else f'x{scale:g}'}"
+            )
+            outputs[label] = [stylized(stylizer, photo, args.upscale) for photo in photos]
+            grid_outputs[label] = [stylized(stylizer, photo, 1.0) for photo in grid_photos]
     print(
         "\n| images | count | P(photo) | P(van Gogh) | P(Monet) | classified van Gogh | classified Monet |"
     )
@@ -158,9 +184,15 @@ def main() -> None:
     for name, images in outputs.items():
         print(row(f"{name} on the test photos", scores(net, images)), flush=True)
     if args.grid:
-        count = min(args.grid_count, len(photos))
+        if grid_photos:
+            shown = [square(p) for p in grid_photos]
+            shown_outputs = {k: [square(o) for o in v] for k, v in grid_outputs.items()}
+        else:
+            shown, shown_outputs = photos[: args.grid_count], outputs
         tiles = [
-            img for i in range(count) for img in (photos[i], *(o[i] for o in outputs.values()))
+            img
+            for i in range(len(shown))
+            for img in (shown[i], *(o[i] for o in shown_outputs.values()))
         ]
         grid = torchvision.utils.make_grid(to_tensor(tiles), nrow=1 + len(outputs), padding=4,
                                            normalize=True, value_range=(-1, 1))  # fmt: skip

@@ -12,7 +12,7 @@ import torch
 from conftest import SHARED, blobs, run_main, save_generator, weights_of, write_png
 from torch.utils.data import DataLoader
 
-from stylizer import load_generator
+from stylizer import StylizeError, load_generator
 from stylizer.cli import main as stylize_main
 from stylizer.models import GeneratorSpec
 from stylizer.styles.presets import BUILTIN_DIR, Preset
@@ -241,3 +241,36 @@ def test_two_gloo_processes_share_the_teacher_work(tmp_path, teacher):
     cache = tmp_path / "ddp" / "teacher"
     assert len(list((cache / "train").rglob("*.png"))) == 2 * 11  # 1 of 12 held out
     assert len(list((cache / "val").rglob("*.png"))) == 1
+
+
+def test_adversarial_distill_resumes_exactly_and_starts_from_an_l1_run(tmp_path, teacher):
+    """``--lambda-gan`` (and ``--lambda-features``) add a discriminator that learns the teacher's
+    outputs as real; a split run ends with the same networks, and a run made with L1 only can
+    be fine-tuned adversarially (its student kept, the discriminator new)."""
+    folder = photos(tmp_path / "photos", 12)
+    s = settings(folder, teacher, epochs=10, checkpoint_every=5, lambda_gan=0.05,
+                 lambda_features=1.0, ndf=8)  # fmt: skip
+    train(s, tmp_path / "straight", log=lambda m: None)
+    train(s, tmp_path / "split", stop_after=4, log=lambda m: None)
+    train(None, tmp_path / "split", log=lambda m: None)
+    a, b = weights_of(tmp_path / "straight"), weights_of(tmp_path / "split")
+    assert a["task"]["nets"].keys() == {"G", "D"} and a["task"]["optims"].keys() == {"G", "D"}
+    for net in ("G", "D"):
+        for k, v in a["task"]["nets"][net].items():
+            assert torch.equal(v, b["task"]["nets"][net][k]), (net, k)
+    records = [
+        json.loads(x) for x in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()
+    ]
+    logged = [r for r in records if r["kind"] == "train"][-1]
+    assert {"L1", "G_GAN", "G_features", "D_real", "D_fake"} <= logged.keys()
+    # From an L1-only run: its student carries over, the discriminator starts fresh.
+    train(settings(folder, teacher, epochs=3), tmp_path / "l1", log=lambda m: None)
+    tuned = settings(
+        folder, teacher, epochs=1, lambda_gan=0.05, ndf=8, lr=0.0, init_from=str(tmp_path / "l1")
+    )  # fmt: skip  (lr 0: one step moves nothing)
+    train(tuned, tmp_path / "tuned", stop_after=1, log=lambda m: None)
+    start = weights_of(tmp_path / "tuned")["task"]["nets"]["G"]
+    l1 = weights_of(tmp_path / "l1")["task"]["nets"]["G"]
+    assert all(torch.equal(v, l1[k]) for k, v in start.items())
+    with pytest.raises(StylizeError, match="needs --lambda-gan"):
+        settings(folder, teacher, lambda_features=1.0).resolve()

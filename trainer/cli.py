@@ -104,7 +104,7 @@ def _setting_option(f: dataclasses.Field, decided: str | None) -> click.Option:
         kind = click.Choice(flag.type)
     elif isinstance(flag.type, str):
         kind = _NAMED_TYPES[flag.type]
-    elif flag.type not in (float, int, None):
+    elif flag.type not in (float, int, str, None):
         kind = click.IntRange(flag.type)
     if f.default not in (None, ""):
         return click.Option([name], type=kind, help=flag.help, default=f.default, show_default=True)

@@ -187,6 +187,8 @@ class Task:
         """Restore networks, optimisers (and pools); ``nets_only`` takes just the weights, to
         fine-tune from another run."""
         for k, n in self.nets.items():
+            if nets_only and k not in state["nets"]:
+                continue  # a network the other run did not have (a new discriminator) starts fresh
             self.plain(n).load_state_dict(state["nets"][k])
         if nets_only:
             return

@@ -7,15 +7,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from typing_extensions import override
 
-from stylizer.errors import StylizeError
-
-from ..data import Augment, UnpairedData, folder_items, split_holdout, two_folder_items
-from ..losses import GANLoss, ImagePool
+from ..losses import ImagePool
 from ..settings import setting
 from .base import register_task
-from .reference import ReferenceSettings, ReferenceTask
+from .reference import ReferenceSettings, UnpairedTask
 
 
 @dataclass
@@ -31,7 +27,7 @@ class CycleGANSettings(ReferenceSettings):
 
 
 @register_task("cyclegan")
-class CycleGAN(ReferenceTask):
+class CycleGAN(UnpairedTask):
     """CycleGAN: learn A -> B (and B -> A) from two unrelated sets of images.
 
     \b
@@ -50,30 +46,6 @@ class CycleGAN(ReferenceTask):
     preview_columns = ("input", "output", "reconstruction")
     preview_rows = 2  # A -> B -> A, then B -> A -> B
 
-    @override
-    @classmethod
-    def datasets(cls, s, warn, run_root):
-        (a, b), val_items = two_folder_items(False, False, s.data, warn, s.crop_size)
-        if val_items is None:
-            (a, va), (b, vb) = split_holdout(a, s.val_count), split_holdout(b, s.val_count)
-        else:
-            va, vb = val_items
-        if not a or not b:
-            raise StylizeError("each side needs at least one training image")
-        n = min(len(va), len(vb), s.val_count)
-        aug = Augment(s.load_size, s.crop_size, s.flip)
-        return UnpairedData(a, b, aug, True), UnpairedData(va[:n], vb[:n], aug, False)
-
-    @override
-    @classmethod
-    def evaluation_data(cls, s, roots, size, warn):
-        if len(roots) == 1:
-            if not (roots[0] / "testA").is_dir():
-                raise StylizeError("give two folders (A and B), or one with testA/ and testB/")
-            roots = [roots[0] / "testA", roots[0] / "testB"]
-        a, b = folder_items(False, False, roots, warn)
-        return UnpairedData(a, b, Augment(size, size, False), False)
-
     def __init__(self, s, device) -> None:
         super().__init__(s, device)
         self.G_A = self.add_net("G_A", self.generator())  # A -> B
@@ -85,7 +57,6 @@ class CycleGAN(ReferenceTask):
             "G": self.adam(n["G_A"], n["G_B"]),
             "D": self.adam(n["D_A"], n["D_B"]),
         }
-        self.gan = GANLoss(s.gan_loss).to(device)
         self.pools = {"A": ImagePool(s.pool_size), "B": ImagePool(s.pool_size)}
 
     def train_step(self, batch):
@@ -97,8 +68,8 @@ class CycleGAN(ReferenceTask):
             fake_b, fake_a = self.G_A(real_a), self.G_B(real_b)
             rec_a, rec_b = self.G_B(fake_b), self.G_A(fake_a)
             losses = {
-                "G_A": self.gan(self.D_A(fake_b), True),
-                "G_B": self.gan(self.D_B(fake_a), True),
+                "G_A": self.gan(self.judge(self.D_A, fake_b), True),
+                "G_B": self.gan(self.judge(self.D_B, fake_a), True),
                 "cycle_A": F.l1_loss(rec_a.float(), real_a) * s.lambda_cycle,
                 "cycle_B": F.l1_loss(rec_b.float(), real_b) * s.lambda_cycle,
             }
@@ -115,8 +86,14 @@ class CycleGAN(ReferenceTask):
         pooled_b = self.pools["B"].query(fake_b)
         pooled_a = self.pools["A"].query(fake_a)
         with self.autocast:
-            d_a = (self.gan(self.D_A(real_b), True) + self.gan(self.D_A(pooled_b), False)) * 0.5
-            d_b = (self.gan(self.D_B(real_a), True) + self.gan(self.D_B(pooled_a), False)) * 0.5
+            d_a = (
+                self.gan(self.judge(self.D_A, real_b), True)
+                + self.gan(self.judge(self.D_A, pooled_b), False)
+            ) * 0.5
+            d_b = (
+                self.gan(self.judge(self.D_B, real_a), True)
+                + self.gan(self.judge(self.D_B, pooled_a), False)
+            ) * 0.5
         (d_a + d_b).backward()
         self.optims["D"].step()
         losses |= {"D_A": d_a, "D_B": d_b}

@@ -5,6 +5,12 @@ included) runs once per photo and size before training; its outputs are cached i
 folder (``teacher/``), so a step costs only the student's forward and backward, and a resumed
 run reads the very targets the first session wrote. The student sees random crops of photos
 resized to several sizes, flipped, and learns the teacher's pixels under an L1 loss.
+
+L1 alone averages what the student cannot reproduce exactly, and brush strokes are the first to
+go. ``--lambda-gan`` adds an adversarial term: a PatchGAN sees each photo beside an output and
+learns to tell the teacher's outputs (real) from the student's (made), so the student is pushed
+towards outputs with the teacher's texture, not their blurred mean; ``--lambda-features`` adds
+feature matching on the discriminator's layers.
 """
 
 from __future__ import annotations
@@ -25,14 +31,14 @@ from stylizer.device import pad_to_multiple
 from stylizer.errors import StylizeError
 from stylizer.files import write_atomic
 from stylizer.images import Picture, write_image
-from stylizer.models import Generator
+from stylizer.models import Generator, PatchDiscriminator
 from stylizer.progress import Progress
 from stylizer.styles.loading import load_generator, resolve
 from stylizer.styles.presets import MANIFEST
 from stylizer.styles.weights import weights_digest
 
 from ..data import load_rgb, scan, split_holdout, to_unit
-from ..losses import psnr, ssim
+from ..losses import GANLoss, psnr, ssim
 from ..settings import Settings, setting
 from .base import Task, open_task, register_task
 
@@ -138,11 +144,33 @@ class DistillSettings(Settings):
         "sizes",
     )
 
+    lambda_gan: float = setting(
+        0.0,
+        "Weight of an adversarial term (0: L1 only): a PatchGAN judges each photo beside an "
+        "output, the teacher's as real and the student's as made, so the student keeps the "
+        "teacher's strokes where L1 alone averages them away (try 0.05).",
+        float,
+    )
+    lambda_features: float = setting(
+        0.0,
+        "With --lambda-gan: weight of an L1 between the discriminator's layer activations on "
+        "the teacher's and the student's outputs (feature matching).",
+        float,
+    )
+    ndf: int = setting(32, "With --lambda-gan: the discriminator's width.", 1)
+    d_layers: int = 3
+
     def fill(self) -> None:
         self.fill_unset(DEFAULTS)
         super().fill()
 
     def check(self) -> None:
+        if self.lambda_gan < 0 or self.lambda_features < 0:
+            raise StylizeError("--lambda-gan and --lambda-features are weights: 0 or more")
+        if self.lambda_features and not self.lambda_gan:
+            raise StylizeError(
+                "--lambda-features matches the discriminator's layers: it needs --lambda-gan"
+            )
         if not self.teacher:
             raise StylizeError("distillation needs a teacher: a preset, run folder or weight file")
         assert self.sizes, "settings not filled"
@@ -206,6 +234,11 @@ class Distill(Task):
         super().__init__(s, device)
         self.G = self.add_net("G", self.generator())
         self.optims = {"G": self.adam(self.nets["G"])}
+        if s.lambda_gan:
+            self.D = self.add_net("D", PatchDiscriminator(6, s.ndf, s.d_layers, "instance"))
+            params = self.nets["D"].parameters()
+            self.optims["D"] = torch.optim.Adam(params, lr=s.lr, betas=(0.5, s.beta2))
+            self.gan = GANLoss("lsgan").to(device)
         self._teacher: Generator | None = None
 
     @property
@@ -277,12 +310,47 @@ class Distill(Task):
 
     def train_step(self, batch):
         photo, target = self.to_device(batch["A"]), self.to_device(batch["B"])
+        with self.autocast:
+            student = self.G(photo).float()
+        losses = self._judged(photo, student, target) if self.s.lambda_gan else {}
         self.optims["G"].zero_grad(set_to_none=True)
         with self.autocast:
-            loss = F.l1_loss(self.G(photo).float(), target)
+            losses["L1"] = F.l1_loss(student, target)
+            if self.s.lambda_gan:
+                losses |= self._fooling(photo, student, target)
+            loss = sum(v for k, v in losses.items() if not k.startswith("D_"))
         loss.backward()
         self.optims["G"].step()
-        return {"L1": loss.detach()}
+        return {k: v.detach() for k, v in losses.items()}
+
+    def _judged(self, photo: torch.Tensor, student: torch.Tensor, target: torch.Tensor) -> dict:
+        """The discriminator's step: the teacher's output beside its photo towards 1, the
+        student's towards 0."""
+        self.set_requires_grad(True, self.nets["D"])
+        self.optims["D"].zero_grad(set_to_none=True)
+        with self.autocast:
+            d_real = self.gan(self.D(torch.cat([photo, target], 1)), True)
+            d_fake = self.gan(self.D(torch.cat([photo, student.detach()], 1)), False)
+        ((d_real + d_fake) * 0.5).backward()
+        self.optims["D"].step()
+        self.set_requires_grad(False, self.nets["D"])
+        return {"D_real": d_real, "D_fake": d_fake}
+
+    def _fooling(self, photo: torch.Tensor, student: torch.Tensor, target: torch.Tensor) -> dict:
+        """The student's adversarial terms: its output judged real, and (with
+        ``--lambda-features``) the discriminator's layers seeing it as they see the teacher's."""
+        made = torch.cat([photo, student], 1)
+        if not self.s.lambda_features:
+            return {"G_GAN": self.gan(self.D(made), True) * self.s.lambda_gan}
+        judge = self.plain(self.D)
+        with torch.no_grad():
+            real = _activations(judge, torch.cat([photo, target], 1))[:-1]
+        *features, verdict = _activations(judge, made)
+        matching = sum(F.l1_loss(m, r) for m, r in zip(features, real, strict=True))
+        return {
+            "G_GAN": self.gan(verdict, True) * self.s.lambda_gan,
+            "G_features": matching / len(real) * self.s.lambda_features,
+        }
 
     @torch.no_grad()
     def evaluate(self, batch):
@@ -327,6 +395,17 @@ class Distill(Task):
         except StylizeError:
             return None
         return preset.working_size if preset else None
+
+
+def _activations(discriminator: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """What each activation layer of a PatchGAN gives for ``x``, in order, then its verdict."""
+    assert isinstance(discriminator, PatchDiscriminator)
+    found = []
+    for layer in discriminator.model:
+        x = layer(x)
+        if isinstance(layer, torch.nn.LeakyReLU):
+            found.append(x)
+    return [*found, x]
 
 
 def _identity(photo: Path) -> list:

@@ -11,7 +11,7 @@ from typing_extensions import override
 from stylizer.errors import StylizeError
 
 from ..data import Augment, PairedData, folder_items, split_holdout, two_folder_items
-from ..losses import GANLoss, psnr
+from ..losses import psnr
 from ..settings import setting
 from .base import register_task
 from .reference import ReferenceSettings, ReferenceTask
@@ -78,26 +78,19 @@ class Pix2Pix(ReferenceTask):
         self.G = self.add_net("G", self.generator())
         self.D = self.add_net("D", self.discriminator(6))
         self.optims = {"G": self.adam(self.nets["G"]), "D": self.adam(self.nets["D"])}
-        self.gan = GANLoss(s.gan_loss).to(device)
 
     def train_step(self, batch):
         a, b = self.to_device(batch["A"]), self.to_device(batch["B"])
         with self.autocast:
             fake = self.G(a)
         # Discriminator: real pairs towards 1, generated pairs towards 0.
-        self.set_requires_grad(True, self.nets["D"])
-        self.optims["D"].zero_grad(set_to_none=True)
-        with self.autocast:
-            d_fake = self.gan(self.D(torch.cat([a, fake.detach()], 1)), False)
-            d_real = self.gan(self.D(torch.cat([a, b], 1)), True)
-            loss_d = (d_fake + d_real) * 0.5
-        loss_d.backward()
-        self.optims["D"].step()
+        d_real, d_fake = self.discriminator_step(
+            self.D, torch.cat([a, b], 1), torch.cat([a, fake], 1)
+        )
         # Generator: fool D and stay close to the target.
-        self.set_requires_grad(False, self.nets["D"])
         self.optims["G"].zero_grad(set_to_none=True)
         with self.autocast:
-            g_gan = self.gan(self.D(torch.cat([a, fake], 1)), True)
+            g_gan = self.gan(self.judge(self.D, torch.cat([a, fake], 1)), True)
             g_l1 = F.l1_loss(fake.float(), b) * self.s.lambda_l1
             loss_g = g_gan + g_l1
         loss_g.backward()
