@@ -50,6 +50,11 @@ class Stylizer:
         self.name = style_name(weights)
         path, preset = resolve(weights)
         self.model = load_weights(path, preset.spec if preset else None, options.bn_stats)
+        if self.model.from_noise:
+            raise StylizeError(
+                f"{self.name} draws new images from random numbers; it does not stylize "
+                f"images: stylize generate --preset {weights} -n 16 -o new/"
+            )
         #: The preset's working size (see ``Preset.working_size``); None for weight files.
         self.working_size = preset.working_size if preset else None
         where = resolve_device(options.device)

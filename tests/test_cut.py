@@ -169,3 +169,30 @@ def test_cut_from_the_command_line(tmp_path, inversion_pairs):
     r = run_main(trainer_main, [*args[:-3], "-o", tmp_path / "bad", "--diffaugment", "zoom"],
                  text=True)  # fmt: skip
     assert r.returncode == 1 and "unknown zoom" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_resnet_style_seeds_a_resize_convolution_run(tmp_path, inversion_pairs):
+    """``--init-from`` a ``resnet`` generator into a ``resnet-resize`` run: every weight carries
+    over, each transposed up-sampling becomes a resize-convolution (mirrored, transposed kernel
+    over four), and the log and the exported manifest say so."""
+    from conftest import save_generator
+
+    from stylizer.models import GENERATORS, GeneratorSpec
+
+    donor_file = save_generator(tmp_path / "g.pth", GeneratorSpec("resnet", 3, ngf=8))
+    donor = load_generator(donor_file)
+    adopted = GENERATORS.get_class("resnet-resize").adopt(donor)
+    assert adopted is not None
+    up = donor.state_dict()["model.13.weight"]  # the first transposed convolution: in x out
+    torch.testing.assert_close(adopted["model.13.2.weight"], up.transpose(0, 1).flip(-1, -2) / 4)
+    said = []
+    s = dict(epochs=1, decay_epochs=0, steps_per_epoch=2, checkpoint_every=1000,
+             preview_every=1000, arch="resnet-resize", init_from=str(donor_file))  # fmt: skip
+    train(cut("cut", inversion_pairs, **s), tmp_path / "run", log=said.append, device="cpu")
+    assert any("up-samplings made resize-convolutions" in line for line in said)
+    folder = export_preset(tmp_path / "run", "rc", out_dir=tmp_path / "presets")
+    manifest = json.loads((folder / "preset.json").read_text())
+    assert manifest["training"]["initialized_from"]["adopted_from"] == "resnet"
+    with pytest.raises(StylizeError, match="set --arch"):  # other sizes are still refused
+        s2 = s | {"ngf": 16}
+        train(cut("cut", inversion_pairs, **s2), tmp_path / "run2", log=quiet, device="cpu")

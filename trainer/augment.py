@@ -76,7 +76,10 @@ OPERATIONS: dict[str, Operation] = {"color": color, "translation": translation, 
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:
-    """The operations a ``--diffaugment`` value names, in the order they apply; '' is none."""
+    """The operations a ``--diffaugment`` value names, in the order they apply; '' (or
+    ``none``) is none."""
+    if policy.strip() == "none":
+        return ()
     names = tuple(n.strip() for n in policy.split(",") if n.strip())
     if unknown := [n for n in names if n not in OPERATIONS]:
         raise StylizeError(

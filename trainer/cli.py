@@ -15,6 +15,7 @@ import click
 from stylizer.errors import StylizeError
 from stylizer.launch import run_command
 from stylizer.models import GENERATORS, NORMS
+from stylizer.styles.presets import MANIFEST
 
 from .evaluate import evaluate_run
 from .export import WEIGHT_FORMATS, export_preset
@@ -97,8 +98,9 @@ def _setting_option(f: dataclasses.Field, decided: str | None) -> click.Option:
     default the task fills, to show."""
     flag: Flag = f.metadata["flag"]
     name = _flag_name(f.name)
-    if flag.type is bool:
-        return click.Option([name], is_flag=True, default=None, help=flag.help)
+    if flag.type is bool:  # --name and --no-name: a task's default can be turned either way
+        off = f"--no-{name[2:]}"
+        return click.Option([f"{name}/{off}"], is_flag=True, default=None, help=flag.help)
     kind: Any = flag.type  # float, int, or None (from the default)
     if isinstance(flag.type, tuple):
         kind = click.Choice(flag.type)
@@ -263,9 +265,19 @@ class _TrainCommand(click.Command):
             log=_say,
             changes=values["changes"],
         )
-        _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
         if outcome.signal is not None:
+            _say(f"step {outcome.step} of {outcome.total}; run folder {run_dir}")
             sys.exit(128 + outcome.signal)
+        if outcome.step < outcome.total:
+            _say(
+                f"stopped at step {outcome.step} of {outcome.total}: stylize-train -o {run_dir} "
+                "continues it (add --stop-after N for another session of N steps)"
+            )
+        else:
+            _say(
+                f"finished: step {outcome.step} of {outcome.total}; stylize-train export "
+                f"{run_dir} --name NAME makes it a preset"
+            )
 
 
 def _aliases() -> str:
@@ -423,7 +435,8 @@ def export_cmd(
         checkpoint=checkpoint,
         overwrite=overwrite,
     )
-    _say(f"wrote {folder}")
+    training = json.loads((folder / MANIFEST).read_text())["training"]
+    _say(f"wrote {folder} from step {training['steps']} ({training['checkpoint']})")
 
 
 @click.command(context_settings=CONTEXT)

@@ -12,7 +12,7 @@ from safetensors import SafetensorError
 from stylizer.errors import StylizeError
 from stylizer.files import atomic_folder, writing
 from stylizer.images import is_image_path
-from stylizer.models import frame_flops
+from stylizer.models import GENERATORS, frame_flops
 from stylizer.onnx import export_onnx
 from stylizer.styles.presets import MANIFEST, Preset, check_name, user_presets_dir
 from stylizer.styles.weights import save_state_dict
@@ -60,6 +60,9 @@ def export_preset(
         )
     opened = open_task(Path(run_dir), torch.device("cpu"), checkpoint)
     weights, spec = opened.task.export(direction)
+    noise = GENERATORS.get_class(spec.arch).from_noise
+    if noise and onnx:
+        raise StylizeError("--onnx exports image-to-image generators only, not one from noise")
     replaces = MANIFEST if overwrite else None
     with writing(folder, _WRITE_ERRORS), atomic_folder(folder, replaces=replaces) as tmp:
         stored = {
@@ -72,10 +75,12 @@ def export_preset(
             or f"{opened.task.name} generator trained with stylize-train",
             "weights": f"generator.{weights_format}",
             "architecture": spec.to_dict(),
-            "gflop_per_720p_frame": round(frame_flops(spec) / 1e9, 1),
+            "gflop_per_720p_frame" if not noise else "gflop_per_image": round(
+                frame_flops(spec) / 1e9, 3 if noise else 1
+            ),
             "training": _training_record(opened) | {"direction": direction},
         }
-        manifest |= opened.task.record() | (extra or {})
+        manifest |= opened.task.record(direction) | (extra or {})
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         Preset.read(tmp)  # a bad field from --about is refused here, before it is published
     _write_plain(opened, direction, weights, name, weights_format, onnx)
@@ -120,7 +125,8 @@ def _training_record(opened: Opened) -> dict:
             "checkpoint": init["from"],
             "step": init["from_step"],
             "generator_only": init.get("generator_only", False),
-        },
+        }
+        | ({"adopted_from": init["adopted_from"]} if "adopted_from" in init else {}),
         "schedule": f"{s.epochs} epochs + {s.decay_epochs} decaying, "
         f"{s.steps_per_epoch or 'one pass'} steps each",
         "batch_size": s.batch_size,

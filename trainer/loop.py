@@ -26,13 +26,17 @@ from stylizer.errors import StylizeError
 from stylizer.progress import Progress
 from stylizer.signals import STOP_SIGNALS, Stopped, ignored
 
+from .dashboard import Dashboard
 from .data import StepSampler
-from .report import plot_losses, save_preview
+from .doctor import Doctor
+from .report import TIMELAPSE_FPS, plot_losses, save_preview, write_timelapse
 from .run import RunFolder, start_from
 from .settings import Settings
 from .tasks import TASKS, Task
 
 PREVIEW_SAMPLES = 4
+#: Runs longer than this (seconds) at the measured rate get a warning and suggestions.
+LONG_RUN_S = 3 * 3600
 #: Steps between loss records (and the only host synchronisations of a GPU step).
 LOG_EVERY = 10
 
@@ -188,11 +192,21 @@ def _session(
     bar = Progress(f"training {run.root}", "step", total, progress and rank == 0, initial=step)
     if rank == 0:
         run.log({"step": step, "kind": "session", "hardware": hardware(dev, world)})
-    steps = _Steps(s, run, task, rank, world, dev, bar, val_batch, steps_per_epoch, total)
+    dashboard = Dashboard(run.root, step) if s.tensorboard and rank == 0 else None
+    doctor = _doctor(s, run, task, bar, said, dashboard)
+    steps = _Steps(s, run, task, rank, world, dev, bar, val_batch, steps_per_epoch, total, doctor)
+    steps.dashboard = dashboard
     end = total if stop_after is None else min(total, step + stop_after)
+    said(summary(s, task, len(train_set), len(val_set), step, total, steps_per_epoch))
+    if task.figures:
+        said(task.figures)
     stop = _StopRequest()
     try:
+        if step == 0 and end > 0:
+            steps.preview(0)  # what the untrained networks make: the first preview, at once
         step = steps.run_until(iter(loader), step, end, stop)
+        if task.timelapse and rank == 0 and (video := write_timelapse(run)):
+            said(f"wrote {video}: the previews so far, {TIMELAPSE_FPS} a second")
         if stop.requested:
             steps.checkpoint(step, keep=False)
             name = signal.Signals(stop.signal or signal.SIGTERM).name
@@ -200,7 +214,56 @@ def _session(
     finally:
         stop.restore()
         bar.close()
+        if dashboard:
+            dashboard.close()
     return Outcome(step, total, stop.signal)
+
+
+def _doctor(
+    s: Settings,
+    run: RunFolder,
+    task: Task,
+    bar: Progress,
+    said: Callable[[str], None],
+    dashboard: Dashboard | None,
+) -> Doctor:
+    """The session's doctor: its lines go over the bar, into the log and to TensorBoard."""
+
+    def over_bar(message: str) -> None:
+        with bar.message():
+            said(message)
+
+    def kept(record: dict) -> None:
+        run.log(record)
+        if dashboard:
+            dashboard.text(record["step"], record["message"])
+
+    return Doctor(over_bar, kept, frozenset(vars(s)), task.best_by)
+
+
+def summary(
+    s: Settings, task: Task, training: int, held_out: int, step: int, total: int, per_epoch: int
+) -> str:
+    """What the session will do, said at its start."""
+    sizes = {name: sum(p.numel() for p in net.parameters()) for name, net in task.nets.items()}
+    generator = sum(p.numel() for p in task.generator_for("AtoB").parameters())
+    others = sum(sizes.values()) - sum(n for name, n in sizes.items() if name.startswith("G"))
+    where = f"from step {step} " if step else ""
+    return (
+        f"{s.task}: {training} training images, {held_out} held out; {where}to step {total} "
+        f"({(s.epochs or 0) + (s.decay_epochs or 0)} epochs of {per_epoch} steps, "
+        f"{s.batch_size} image(s) each); generator {generator / 1e6:.2f} M parameters"
+        + (f", the other networks {others / 1e6:.2f} M" if others else "")
+    )
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _leave_stops_to_the_trainer(_worker: int) -> None:
@@ -234,7 +297,9 @@ def _start(
             run.log(origin)
             what = "the generator" if origin.get("generator_only") else "the networks"
             at = "" if origin["from_step"] is None else f" (step {origin['from_step']})"
-            log(f"starting from {what} of {origin['from']}{at}")
+            adopted = origin.get("adopted_from")
+            how = f", its {adopted} up-samplings made resize-convolutions" if adopted else ""
+            log(f"starting from {what} of {origin['from']}{at}{how}")
     return 0
 
 
@@ -252,6 +317,13 @@ class _Steps:
     val_batch: Any
     steps_per_epoch: int
     total: int
+    doctor: Doctor
+    estimated: bool = False
+    dashboard: Dashboard | None = None
+
+    def log(self, message: str) -> None:
+        """Say something as the doctor does (the bar stays intact)."""
+        self.doctor.say(message)
 
     def run_until(self, data: Iterator, step: int, end: int, stop: _StopRequest) -> int:
         """Train from ``step`` until ``end`` or an agreed stop; returns the step reached."""
@@ -260,15 +332,21 @@ class _Steps:
         while step < end and not stop_agreed(stop, step, self.world, self.dev):
             batch = next(data)
             epoch = step // self.steps_per_epoch
-            for opt in self.task.optims.values():
+            rates = self.task.learning_rates()
+            for name, opt in self.task.optims.items():
                 for group in opt.param_groups:
-                    group["lr"] = s.lr * lr_factor(s, epoch)
+                    group["lr"] = rates[name] * lr_factor(s, epoch)
             torch.manual_seed(s.seed * 7919 + step)
             losses = self.task.train_step(batch)
             step += 1
-            if self.rank == 0 and (step % LOG_EVERY == 0 or step == end):
-                rate = (step - started) / max(time.monotonic() - t0, 1e-9)
+            if self.rank == 0 and (
+                step % LOG_EVERY == 0 or step == end or step % s.checkpoint_every == 0
+            ):  # before every checkpoint, so that the doctor never lets one hold NaNs
+                elapsed = time.monotonic() - t0
+                rate = (step - started) / max(elapsed, 1e-9)
                 self.record(step, epoch, rate, losses)
+                if not self.estimated and (elapsed > 20 or step - started >= 100 or step == end):
+                    self.estimate(step, rate)
             self.bar.update()
             if step % s.preview_every == 0 or step == self.total:
                 self.preview(step)
@@ -276,12 +354,47 @@ class _Steps:
                 self.checkpoint(step, keep=step % s.checkpoint_every == 0 or step == self.total)
         return step
 
+    def estimate(self, step: int, rate: float) -> None:
+        """Say, once a session, how long the rest of the run takes at the rate measured, and
+        when the next preview comes; warn when it is many hours."""
+        self.estimated = True
+        left = (self.total - step) / max(rate, 1e-9)
+        preview = (step // self.s.preview_every + 1) * self.s.preview_every
+        self.log(
+            f"at {rate:.3g} steps/s here, the remaining {self.total - step} steps take "
+            f"{_duration(left)}; the next preview is at step {preview} (in "
+            f"{_duration((preview - step) / max(rate, 1e-9))})"
+        )
+        if left > LONG_RUN_S:
+            self.log(
+                "that is many hours on this machine: train in sessions (--stop-after N, then "
+                "the same command continues), or make it smaller (fewer --epochs, a smaller "
+                "--crop-size or --ngf), or train on a GPU"
+            )
+
     def record(self, step: int, epoch: int, rate: float, losses: dict) -> None:
         losses = {k: float(v) for k, v in losses.items()}  # the one host sync
         lr = (self.s.lr or 0.0) * lr_factor(self.s, epoch)
         entry = {"step": step, "kind": "train", "epoch": epoch, "lr": lr, "steps_per_s": rate}
         self.run.log(entry | losses)
         self.bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:4]})
+        if self.dashboard:
+            self.dashboard.scalars(step, losses | {"steps_per_s": rate}, "train")
+        self.doctor.train(step, losses)
+
+    def validation_line(self, step: int, metrics: dict[str, float]) -> str:
+        """The validation's figures, the best so far, where the previews are, when the next is."""
+        figures = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        best_by = self.task.best_by
+        if best_by and best_by[0] in metrics:
+            name, better = best_by
+            earlier = [r for r in self.run.records() if r.get("kind") == "val" and name in r]
+            pick = min if better == "lower" else max
+            best = pick(earlier, key=lambda r: r[name])
+            figures += f" (best {name} {best[name]:.4g} at step {best['step']}, {better} is better)"
+        preview = min(self.total, (step // self.s.preview_every + 1) * self.s.preview_every)
+        after = f"; the next at step {preview}" if preview > step else ""
+        return f"step {step}: {figures}; previews in {self.run.previews / 'index.html'}{after}"
 
     def checkpoint(self, step: int, keep: bool) -> None:
         if self.rank == 0:
@@ -293,6 +406,13 @@ class _Steps:
             return
         metrics, images = self.task.evaluate(self.val_batch)
         self.run.log({"step": step, "kind": "val", **metrics})
+        self.doctor.validated(step, metrics)
+        self.log(self.validation_line(step, metrics))
         shown = images[: PREVIEW_SAMPLES * self.task.preview_rows * len(self.task.preview_columns)]
-        save_preview(self.run, step, shown, self.task.preview_columns)
-        plot_losses(self.run)
+        grid = save_preview(
+            self.run, step, shown, self.task.preview_columns, self.task.preview_note
+        )
+        if self.dashboard:
+            self.dashboard.scalars(step, metrics, "val")
+            self.dashboard.image(step, grid)
+        plot_losses(self.run, self.task.best_by)

@@ -23,6 +23,18 @@ class GANLoss(nn.Module):
         target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
         return self.loss(prediction, target)
 
+    @property
+    def chance(self) -> float:
+        """The loss of a prediction that cannot tell (0.5 for least squares, logit 0)."""
+        return 0.25 if isinstance(self.loss, nn.MSELoss) else 0.6931
+
+    def accuracy(self, prediction: torch.Tensor, real: bool) -> torch.Tensor:
+        """The share of ``prediction`` (patches) on the right side of the decision line (0.5
+        for least squares, 0 for logits), for the training doctor."""
+        line = 0.5 if isinstance(self.loss, nn.MSELoss) else 0.0
+        said_real = prediction.detach().float() > line
+        return (said_real if real else ~said_real).float().mean()
+
 
 class ImagePool:
     """Past generated images, so the discriminator does not only see the latest generator.

@@ -23,7 +23,7 @@ from stylizer.styles.loading import resolve
 from stylizer.styles.presets import MANIFEST
 from stylizer.styles.weights import generator_from_state, read_state_dict, state_digest
 
-from .settings import ADJUSTABLE, Settings
+from .settings import ADJUSTABLE, SESSION, Settings
 
 if TYPE_CHECKING:
     from .tasks.base import Task
@@ -62,14 +62,21 @@ def start_from(run: RunFolder, task: Task, source: str) -> dict:
         read_state_dict(weights), preset.spec if preset else None, str(weights)
     )
     target = task.generator_for("AtoB")
-    if replace(loaded.spec, dropout=False) != replace(target.spec, dropout=False):
+    state = loaded.state_dict()
+    adopted_from = {}
+    if replace(loaded.spec, dropout=False, arch="") != replace(target.spec, dropout=False, arch=""):
+        state = None
+    elif loaded.spec.arch != target.spec.arch:
+        state = type(target).adopt(loaded)
+        adopted_from = {"adopted_from": loaded.spec.arch}
+    if state is None:
         raise StylizeError(
             f"{source}: holds a {loaded.spec.describe()}; this run trains a "
             f"{target.spec.describe()} (set --arch, --ngf, --depth and --norm to match)"
         )
-    target.load_state_dict(loaded.state_dict())
+    target.load_state_dict(state)
     steps = (preset.manifest.get("training") or {}).get("steps") if preset else None
-    return {"from": str(weights), "from_step": steps, "generator_only": True}
+    return {"from": str(weights), "from_step": steps, "generator_only": True} | adopted_from
 
 
 def is_checkpoint(state: object) -> bool:
@@ -319,9 +326,10 @@ class RunFolder:
         log: Callable[[str], None] = print,
     ) -> Settings:
         """The settings to continue this run with: its own, or theirs changed by ``wanted`` (all
-        of a command's settings, or a dict of those it sets). Only ``ADJUSTABLE`` ones may
-        change, and only when ``changes`` allows it; any other difference is a one-line error
-        that names it, since other data or networks make a new run."""
+        of a command's settings, or a dict of those it sets). ``SESSION`` ones change (and
+        are reported); the rest of ``ADJUSTABLE`` only when ``changes`` allows it; any other
+        difference is a one-line error that names it, since other data or networks make a new
+        run."""
         saved = Settings.load(self.settings_path)
         if not wanted:
             return saved
@@ -336,7 +344,7 @@ class RunFolder:
         differ = saved.differences(wanted.resolve())
         if not differ:
             return saved
-        fixed = [name for name in differ if name not in ADJUSTABLE]
+        fixed = [name for name in differ if name not in ADJUSTABLE | saved.adjustable]
         named = fixed or differ
         conflict = (
             f"{self.root} was made with {saved.describe(named)}; this command gives "
@@ -347,7 +355,7 @@ class RunFolder:
                 f"{conflict}: other data or networks make a new run, so choose another -o "
                 f"(stylize-train -o {self.root} continues this one as it was)"
             )
-        if not changes:
+        if not changes and not set(differ) <= SESSION:
             raise StylizeError(
                 f"{conflict}: add --resume-with-changes to continue this run with them, or "
                 "choose another -o for a new run"

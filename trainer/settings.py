@@ -20,15 +20,10 @@ from stylizer.errors import StylizeError
 from stylizer.files import write_atomic
 from stylizer.models import GeneratorSpec, build_generator
 
-#: Settings a run may continue with changed (``--resume-with-changes``): its schedule and how its
-#: sessions run and keep records. The rest say what it learns from and with: changed, they make a
-#: new run, whose checkpoints and log would not be this one's.
-ADJUSTABLE = frozenset(
+#: Settings that say only how a session runs and keeps records: given when continuing a run,
+#: they take effect (and are reported) without more ado.
+SESSION = frozenset(
     {
-        "lr",
-        "epochs",
-        "decay_epochs",
-        "steps_per_epoch",
         "workers",
         "preview_every",
         "checkpoint_every",
@@ -36,8 +31,14 @@ ADJUSTABLE = frozenset(
         "precision",
         "channels_last",
         "compile",
+        "balance",
+        "tensorboard",
     }
 )
+#: Settings a run may continue with changed when asked (``--resume-with-changes``): its
+#: schedule, and the session's. The rest say what it learns from and with: changed, they make a
+#: new run, whose checkpoints and log would not be this one's.
+ADJUSTABLE = SESSION | {"lr", "epochs", "decay_epochs", "steps_per_epoch"}
 
 #: What ``fill`` sets where neither the settings nor the task's class do: the reference
 #: implementation's defaults.
@@ -81,6 +82,8 @@ class Settings:
 
     #: Settings classes by task name (``register_task`` fills it).
     _by_task: ClassVar[dict[str, type[Settings]]] = {}
+    #: A task's own settings that, like ``ADJUSTABLE``, a run may continue with changed.
+    adjustable: ClassVar[frozenset[str]] = frozenset()
 
     task: str = ""
     data: list[str] = field(default_factory=list)
@@ -127,6 +130,18 @@ class Settings:
     )
     channels_last: bool = True
     compile: bool = setting(False, "torch.compile the networks.", bool)
+    tensorboard: bool = setting(
+        False,
+        "Also write TensorBoard events into the run folder (tensorboard --logdir runs/ shows "
+        "every run; needs pip install 'stylize[tensorboard]').",
+        bool,
+    )
+    balance: bool = setting(
+        False,
+        "Skip the discriminator's step while its loss is under a tenth of its value at chance: "
+        "the classic remedy when it wins (the doctor says when; the log says when it rests).",
+        bool,
+    )
     init_from: str = setting(
         "",
         "Start a new run from another run's (or checkpoint's) network weights, to fine-tune at "

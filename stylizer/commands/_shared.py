@@ -4,13 +4,14 @@ subcommands (``stylize presets``, ``stylize sheet``, ...) that each command file
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from ..images import IMAGE_EXTENSIONS
 
 C = TypeVar("C", bound=click.Command)
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Every command's help: -h too, and room for the long option texts.
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -35,3 +36,21 @@ def subcommand(name: str) -> Callable[[C], C]:
         return command
 
     return add
+
+
+def encoder_options(command: F) -> F:
+    """The video encoder's options (``--codec``, ``--crf``, ``--encoder-preset``), alike for every
+    command that writes videos."""
+    for option in reversed(
+        [
+            click.option("--codec", help="Video codec (default libx264; libvpx-vp9 for .webm)."),
+            click.option(
+                "--crf", type=click.IntRange(0, 63), help="Video quality, lower is better (18)."
+            ),
+            click.option(
+                "--encoder-preset", help="Encoder speed preset, e.g. x264's slow (medium)."
+            ),
+        ]
+    ):
+        command = option(command)
+    return command

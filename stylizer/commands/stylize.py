@@ -36,7 +36,7 @@ from ..outputs import Claims
 from ..pipeline import stylize_files, stylize_stream
 from ..styles.loading import load_generator
 from ..temporal import SMOOTHERS
-from ._shared import CONTEXT, IMAGE_FORMATS, say
+from ._shared import CONTEXT, IMAGE_FORMATS, encoder_options, say
 from .presets import describe_presets
 
 T = TypeVar("T")
@@ -115,9 +115,7 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
     help="Batch-norm generators: per-image statistics (as the reference runs them) or the "
     "running averages stored in the weights.",
 )
-@click.option("--codec", help="Video codec (default libx264; libvpx-vp9 for .webm).")
-@click.option("--crf", type=click.IntRange(0, 63), help="Video quality, lower is better (18).")
-@click.option("--encoder-preset", help="Encoder speed preset, e.g. x264's slow (medium).")
+@encoder_options
 @click.option(
     "--pix-fmt",
     help="Videos: output pixel format (default like the source, 4:2:0 or 4:4:4). "
@@ -219,6 +217,8 @@ def stylize_command(
       stylize photo.jpg --preset style_ukiyoe       # a reference model, downloaded once
 
     Presets: stylize --list-presets; install or remove your own with stylize presets --help.
+    Other commands: stylize sheet (a photo in every style), stylize generate (new images from
+    a preset trained on a folder of pictures); each has --help.
     """
     if list_presets:
         click.echo(describe_presets())

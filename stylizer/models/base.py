@@ -43,6 +43,9 @@ class Generator(nn.Module):
 
     name: str = ""  # set by ``register``
     model: nn.Module
+    #: Whether it draws new images from random vectors (``stylize generate``) instead of
+    #: translating images.
+    from_noise: bool = False
 
     def __init__(self, spec: GeneratorSpec) -> None:
         super().__init__()
@@ -84,6 +87,12 @@ class Generator(nn.Module):
     def describe(cls, spec: GeneratorSpec) -> str:
         raise NotImplementedError
 
+    @classmethod
+    def adopt(cls, donor: Generator) -> dict[str, torch.Tensor] | None:  # noqa: ARG003
+        """Starting weights of this architecture made from a generator of another one (so that a
+        shipped style can seed a run of a better architecture), or None where it cannot."""
+        return None
+
 
 GENERATORS: Registry[Generator] = Registry("architecture")
 register = GENERATORS.register
@@ -96,13 +105,15 @@ def build_generator(spec: GeneratorSpec) -> Generator:
 def frame_flops(spec: GeneratorSpec, width: int = 1280, height: int = 720) -> int:
     """Floating-point operations of one forward pass on a ``width`` x ``height`` frame padded
     to the architecture's size multiple (as the engine pads it), as PyTorch counts them (a
-    multiply-add is two), on the meta device: no memory, no arithmetic."""
+    multiply-add is two), on the meta device: no memory, no arithmetic. A generator from noise
+    counts one image of its own size."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with torch.device("meta"):
         model = build_generator(spec)
         m = model.size_multiple
+        shape = (1, spec.in_channels, -(-height // m) * m, -(-width // m) * m)
         counter = FlopCounterMode(display=False)
         with counter, torch.no_grad():
-            model(torch.zeros(1, spec.in_channels, -(-height // m) * m, -(-width // m) * m))
+            model(torch.zeros(shape[:2] if model.from_noise else shape))
     return counter.get_total_flops()

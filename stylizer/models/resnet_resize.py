@@ -11,9 +11,10 @@ the reference's checkpoints.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-from .base import register
+from .base import Generator, register
 from .resnet import ResnetGenerator
 
 
@@ -35,3 +36,26 @@ class ResizeConvResnetGenerator(ResnetGenerator):
     @property
     def activation_bytes_per_pixel(self) -> int:
         return 2 * super().activation_bytes_per_pixel
+
+    @classmethod
+    def adopt(cls, donor: Generator) -> dict[str, torch.Tensor] | None:
+        """A ``resnet`` generator's weights with each transposed up-sampling turned into a
+        resize-convolution: the kernel transposed to (out, in) and mirrored, so each tap looks at
+        the same side, and divided by four, because the transposed convolution spreads each
+        input pixel over four output pixels where nearest-neighbour doubling repeats it four
+        times. The lattice goes at once, but the picture changes a lot (measured: about 10 dB
+        PSNR to the donor's output on photos, with colours exaggerated), because a trained
+        transposed convolution uses its four phases differently: this is where a fine-tune
+        starts, not a converted style."""
+        if type(donor) is not ResnetGenerator:
+            return None
+        layers = dict(donor.model.named_children())
+        adopted = {}
+        for key, value in donor.state_dict().items():
+            _, index, rest = key.split(".", 2)
+            if isinstance(layers[index], nn.ConvTranspose2d):
+                if rest == "weight":
+                    value = value.transpose(0, 1).flip(-1, -2) / 4
+                key = f"model.{index}.2.{rest}"
+            adopted[key] = value
+        return adopted

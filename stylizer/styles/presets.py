@@ -60,6 +60,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "intended_input": str,
     "status": str,
     "gflop_per_720p_frame": (int, float),
+    "gflop_per_image": (int, float),
     "training": dict,
     "source": dict,
     "distilled_from": dict,

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
 from stylizer.errors import StylizeError
@@ -19,6 +20,9 @@ from stylizer.registry import Registry
 
 from ..run import RunFolder
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..losses import GANLoss
 
 Warn = Callable[[str], None]
 T = TypeVar("T", bound="type[Task]")
@@ -39,10 +43,16 @@ def register_task(name: str, before: Iterable[str] = ()) -> Callable[[T], T]:
 
 
 def init_weights(net: nn.Module, gain: float = 0.02) -> None:
-    """The reference's ``normal`` init: N(0, 0.02) convs, N(1, 0.02) norm scales, zero biases."""
+    """The reference's ``normal`` init: N(0, 0.02) convs, N(1, 0.02) norm scales, zero biases
+    (of a spectrally normalised layer, the weight before normalisation)."""
     for m in net.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.normal_(m.weight, 0.0, gain)
+            weight = (
+                getattr(m.parametrizations, "weight").original  # noqa: B009 (a ModuleDict)
+                if parametrize.is_parametrized(m, "weight")
+                else m.weight
+            )
+            nn.init.normal_(weight, 0.0, gain)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
@@ -71,6 +81,13 @@ class Task:
     preview_columns: tuple[str, ...] = ("input", "output", "target")
     #: Preview rows per held-out sample.
     preview_rows: int = 1
+    #: Whether a session ends by writing ``timelapse.mp4`` of the previews.
+    timelapse: bool = False
+    #: What the preview page says of its rows, beyond the columns.
+    preview_note: str = ""
+    #: A line said at the start of a session on what the logged figures mean, where their
+    #: scales differ (a weighted training loss beside the plain validation error).
+    figures: str = ""
     #: The validation figure that says which checkpoint is best, and whether lower or higher is
     #: better (``export --checkpoint best``); None where no figure says it (CycleGAN's cycle
     #: error does not measure the style).
@@ -91,9 +108,10 @@ class Task:
     ) -> None:
         """Work a session does before its first step (every rank of ``world`` calls it)."""
 
-    def record(self) -> dict:
-        """What an exported preset's manifest says about what the generator takes: the input it
-        was trained on, and the shorter side it paints at (``working_size``)."""
+    def record(self, direction: str = "AtoB") -> dict:  # noqa: ARG002
+        """What an exported preset's manifest says about what the generator (for
+        ``direction``) takes: the input it was trained on, and the shorter side it paints at
+        (``working_size``)."""
         return {
             "intended_input": f"images like its training data; trained on {self.s.crop_size}px "
             "crops",
@@ -142,6 +160,56 @@ class Task:
 
     def generator(self, in_channels: int = 3, out_channels: int = 3) -> nn.Module:
         return build_generator(self.spec(in_channels, out_channels))
+
+    def learning_rates(self) -> dict[str, float]:
+        """Each optimiser's learning rate before the schedule scales it: ``--lr`` for all,
+        unless a task gives its networks their own (TTUR)."""
+        assert self.s.lr is not None, "settings not resolved"
+        return {name: self.s.lr for name in self.optims}
+
+    def discriminator_update(
+        self,
+        discriminator: nn.Module,
+        gan: GANLoss,
+        real: torch.Tensor,
+        made: torch.Tensor,
+        judge: Callable[[torch.Tensor], torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        """One step of ``discriminator`` (optimiser ``D``): ``judge``'s verdicts on ``real``
+        towards real, on ``made`` (detached here) towards made, under ``gan``; skipped while it
+        rests (``--balance``). Its two losses and how often it was right on each; it is left
+        frozen for the generator's step that follows."""
+        self.set_requires_grad(True, discriminator)
+        self.optims["D"].zero_grad(set_to_none=True)
+        with self.autocast:
+            on_made, on_real = judge(made.detach()), judge(real)
+            d_fake, d_real = gan(on_made, False), gan(on_real, True)
+        loss = (d_fake + d_real) * 0.5
+        rests = self.discriminator_rests(loss, gan.chance)
+        if not rests:
+            loss.backward()
+            self.optims["D"].step()
+        self.set_requires_grad(False, discriminator)
+        return ({"D_rests": rests} if self.s.balance else {}) | {
+            "D_real": d_real,
+            "D_fake": d_fake,
+            "D_acc_real": gan.accuracy(on_real, True),
+            "D_acc_fake": gan.accuracy(on_made, False),
+        }
+
+    def discriminator_rests(self, loss: torch.Tensor, chance: float) -> torch.Tensor:
+        """With ``--balance``: whether the discriminator skips this step's update, its ``loss``
+        being under a tenth of ``chance`` (its loss when it cannot tell); read on the host, one
+        synchronisation a step, only with ``--balance``. As a tensor, for the step's figures."""
+        resting = bool(self.s.balance) and float(loss.detach()) < 0.1 * chance
+        return torch.tensor(float(resting))
+
+    @staticmethod
+    def grad_norm(net: nn.Module) -> torch.Tensor:
+        """The L2 norm of all of ``net``'s gradients (on the device: no host synchronisation),
+        for the training doctor."""
+        grads = [p.grad.detach().float().norm() for p in net.parameters() if p.grad is not None]
+        return torch.stack(grads).norm() if grads else torch.zeros(())
 
     def adam(self, *nets: nn.Module) -> torch.optim.Optimizer:
         params = [p for n in nets for p in n.parameters()]

@@ -151,7 +151,8 @@ class CUT(UnpairedTask):
         "kept (not how strong the style is), from two folders (A and B) or one with testA/ and "
         "testB/"
     )
-    preview_columns = ("input", "output", "B through the generator")
+    preview_columns = ("held-out A image", "its translation", "a B image through the generator")
+    preview_note = "A B image through the generator should come out as it went in."
     preview_rows = 1
 
     def __init__(self, s, device) -> None:
@@ -192,7 +193,7 @@ class CUT(UnpairedTask):
             made = self.G(inputs)
         fake_b, idt_b = made[: len(real_a)], made[len(real_a) :]
         # Discriminator: B images towards 1, generated ones towards 0.
-        d_real, d_fake = self.discriminator_step(self.D, real_b, fake_b)
+        judged = self.discriminator_step(self.D, real_b, fake_b)
         # Generator and heads: fool D, and keep each patch's correspondence.
         self.optims["G"].zero_grad(set_to_none=True)
         with self.autocast:
@@ -206,7 +207,7 @@ class CUT(UnpairedTask):
             loss_g = losses["G_GAN"] + nce
         loss_g.backward()
         self.optims["G"].step()
-        losses |= {"D_real": d_real, "D_fake": d_fake}
+        losses |= judged
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()

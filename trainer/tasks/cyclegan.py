@@ -45,6 +45,10 @@ class CycleGAN(UnpairedTask):
     )
     preview_columns = ("input", "output", "reconstruction")
     preview_rows = 2  # A -> B -> A, then B -> A -> B
+    preview_note = (
+        "Rows go in pairs: first A -> B -> A (an A image, its translation to B, and that "
+        "translated back), then B -> A -> B."
+    )
 
     def __init__(self, s, device) -> None:
         super().__init__(s, device)
@@ -86,17 +90,21 @@ class CycleGAN(UnpairedTask):
         pooled_b = self.pools["B"].query(fake_b)
         pooled_a = self.pools["A"].query(fake_a)
         with self.autocast:
-            d_a = (
-                self.gan(self.judge(self.D_A, real_b), True)
-                + self.gan(self.judge(self.D_A, pooled_b), False)
-            ) * 0.5
-            d_b = (
-                self.gan(self.judge(self.D_B, real_a), True)
-                + self.gan(self.judge(self.D_B, pooled_a), False)
-            ) * 0.5
-        (d_a + d_b).backward()
-        self.optims["D"].step()
-        losses |= {"D_A": d_a, "D_B": d_b}
+            verdicts = {
+                "D_A": (self.judge(self.D_A, real_b), self.judge(self.D_A, pooled_b)),
+                "D_B": (self.judge(self.D_B, real_a), self.judge(self.D_B, pooled_a)),
+            }
+            for name, (on_real, on_made) in verdicts.items():
+                losses[name] = (self.gan(on_real, True) + self.gan(on_made, False)) * 0.5
+        rests = self.discriminator_rests(losses["D_A"] + losses["D_B"], 2 * self.gan.chance)
+        if not rests:
+            (losses["D_A"] + losses["D_B"]).backward()
+            self.optims["D"].step()
+        if s.balance:
+            losses["D_rests"] = rests
+        for name, (on_real, on_made) in verdicts.items():
+            losses[f"{name}_acc_real"] = self.gan.accuracy(on_real, True)
+            losses[f"{name}_acc_fake"] = self.gan.accuracy(on_made, False)
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()

@@ -326,15 +326,13 @@ class Distill(Task):
     def _judged(self, photo: torch.Tensor, student: torch.Tensor, target: torch.Tensor) -> dict:
         """The discriminator's step: the teacher's output beside its photo towards 1, the
         student's towards 0."""
-        self.set_requires_grad(True, self.nets["D"])
-        self.optims["D"].zero_grad(set_to_none=True)
-        with self.autocast:
-            d_real = self.gan(self.D(torch.cat([photo, target], 1)), True)
-            d_fake = self.gan(self.D(torch.cat([photo, student.detach()], 1)), False)
-        ((d_real + d_fake) * 0.5).backward()
-        self.optims["D"].step()
-        self.set_requires_grad(False, self.nets["D"])
-        return {"D_real": d_real, "D_fake": d_fake}
+        return self.discriminator_update(
+            self.nets["D"],
+            self.gan,
+            torch.cat([photo, target], 1),
+            torch.cat([photo, student], 1),
+            self.D,
+        )
 
     def _fooling(self, photo: torch.Tensor, student: torch.Tensor, target: torch.Tensor) -> dict:
         """The student's adversarial terms: its output judged real, and (with
@@ -372,7 +370,7 @@ class Distill(Task):
     def generator_for(self, direction):
         return self.plain(self.nets["G"])
 
-    def record(self):
+    def record(self, direction="AtoB"):  # noqa: ARG002 (one generator)
         sizes = ", ".join(map(str, self.s.sizes or []))
         origin: dict = {"teacher": self.s.teacher, "sizes": self.s.sizes}
         try:

@@ -53,6 +53,18 @@ class Pix2Pix(ReferenceTask):
         "one of side-by-side AB images"
     )
     best_by = ("val_L1", "lower")
+    preview_columns = ("held-out input", "output", "real target")
+    figures = (
+        "figures: G_L1 is the L1 error times --lambda-l1 (100), what training minimises; val_L1 "
+        "is the plain error on held-out pairs (0: exact, 2: every value wrong by the whole range)"
+    )
+
+    @override
+    def inputs(self, direction):
+        side = 0 if self.s.direction == "AtoB" else 1
+        if self.s.aligned:
+            return f"the {('left', 'right')[side]} halves of the images in {self.s.data[0]}"
+        return super().inputs(("AtoB", "BtoA")[side])
 
     @override
     @classmethod
@@ -84,9 +96,7 @@ class Pix2Pix(ReferenceTask):
         with self.autocast:
             fake = self.G(a)
         # Discriminator: real pairs towards 1, generated pairs towards 0.
-        d_real, d_fake = self.discriminator_step(
-            self.D, torch.cat([a, b], 1), torch.cat([a, fake], 1)
-        )
+        judged = self.discriminator_step(self.D, torch.cat([a, b], 1), torch.cat([a, fake], 1))
         # Generator: fool D and stay close to the target.
         self.optims["G"].zero_grad(set_to_none=True)
         with self.autocast:
@@ -95,7 +105,7 @@ class Pix2Pix(ReferenceTask):
             loss_g = g_gan + g_l1
         loss_g.backward()
         self.optims["G"].step()
-        losses = {"G_GAN": g_gan, "G_L1": g_l1, "D_real": d_real, "D_fake": d_fake}
+        losses = {"G_GAN": g_gan, "G_L1": g_l1} | judged
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()

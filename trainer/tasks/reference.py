@@ -5,6 +5,7 @@ discriminator, its objective (with optional DiffAugment), and the augmentation (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -58,31 +59,31 @@ class ReferenceTask(Task):
 
     def discriminator_step(
         self, discriminator: nn.Module, real: torch.Tensor, made: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step of the discriminator (optimiser ``D``): ``real`` towards 1, ``made``
-        (detached here) towards 0; its two losses. It is left frozen for the generator's step
-        that follows."""
-        self.set_requires_grad(True, discriminator)
-        self.optims["D"].zero_grad(set_to_none=True)
-        with self.autocast:
-            d_fake = self.gan(self.judge(discriminator, made.detach()), False)
-            d_real = self.gan(self.judge(discriminator, real), True)
-        ((d_fake + d_real) * 0.5).backward()
-        self.optims["D"].step()
-        self.set_requires_grad(False, discriminator)
-        return d_real, d_fake
+    ) -> dict[str, torch.Tensor]:
+        """One update of ``discriminator`` (``Task.discriminator_update``), judging through
+        ``--diffaugment``."""
+        return self.discriminator_update(
+            discriminator, self.gan, real, made, lambda x: self.judge(discriminator, x)
+        )
 
     def judge(self, discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
         """The discriminator's verdict on ``images``, augmented as ``--diffaugment`` says (the
         same for real and generated ones, on both networks' steps)."""
         return discriminator(self.augment(images))
 
-    def record(self) -> dict:
+    def record(self, direction: str = "AtoB") -> dict:
         return {
-            "intended_input": f"photos; trained on {self.s.crop_size}px crops of images resized "
-            f"to {self.s.load_size}",
+            "intended_input": f"images like {self.inputs(direction)}; trained on "
+            f"{self.s.crop_size}px crops of them resized to {self.s.load_size}",
             "working_size": self.s.load_size,
         }
+
+    def inputs(self, direction: str) -> str:
+        """What the generator for ``direction`` was given in training, in words."""
+        data, side = self.s.data, 0 if direction == "AtoB" else 1
+        if len(data) == 1:
+            return f"those in {Path(data[0]) / ('trainA', 'trainB')[side]}"
+        return f"those in {data[side]}"
 
 
 class UnpairedTask(ReferenceTask):
