@@ -177,7 +177,7 @@ def test_evaluate_runs_the_teacher_on_held_out_photos(distilled, tmp_path):
                           log=print)  # fmt: skip
     assert result.count == 6
     assert result.metrics["val_PSNR"] > val_curve(distilled, "val_PSNR")[0]
-    assert set(result.metrics) == {"val_L1", "val_PSNR", "val_SSIM"}
+    assert set(result.metrics) == {"val_L1", "val_PSNR", "val_SSIM", "val_diversity", "val_real_diversity"}  # fmt: skip
 
 
 def test_teacher_can_be_a_run_folder(distilled, tmp_path):

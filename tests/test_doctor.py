@@ -64,7 +64,10 @@ def test_mode_collapse_waits_for_the_warmup_then_is_said():
     d, lines, records = doctor()
     for record in range(100):
         d.train(record * 10, healthy(record) | {"diversity": 0.05})
-    assert len(lines) == 1 and "mode collapse: generated images are 8% as varied" in lines[0]
+    assert (
+        len(lines) == 1
+        and "mode collapse: generated images (training) are 8% as varied" in lines[0]
+    )
     assert records[0]["step"] == COLLAPSE_WARMUP
 
 
@@ -152,3 +155,12 @@ def test_a_generator_deaf_to_its_noise_collapses_and_is_diagnosed(
     said = sabotage_run(shoes_like, tmp_path / "run", 500)
     collapse = [r for r in said if r["diagnosis"] == "mode-collapse"]
     assert collapse and collapse[0]["step"] <= 500 and "mode collapse" in collapse[0]["message"]
+
+
+def test_a_translation_task_collapsing_on_held_out_images_is_diagnosed():
+    d, lines, _ = doctor(settings=frozenset({"diffaugment"}))
+    d.validated(0, {"val_diversity": 0.01, "val_real_diversity": 0.5})  # untrained: too early
+    d.validated(500, {"val_diversity": 0.3, "val_real_diversity": 0.5})
+    d.validated(1000, {"val_diversity": 0.05, "val_real_diversity": 0.5})
+    assert len(lines) == 1 and "generated images (held-out) are 10% as varied" in lines[0]
+    assert "--latent" not in lines[0]  # not this task's flag

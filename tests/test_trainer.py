@@ -371,8 +371,10 @@ def test_evaluate_cli_cyclegan_grid(tmp_path, inversion_pairs):
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["count"] == 3 and result["step"] == 2
-    assert set(result["metrics"]) == {"val_cycle_A", "val_cycle_B"}
-    assert all(0 < v < 2 for v in result["metrics"].values())
+    assert set(result["metrics"]) == {"val_cycle_A", "val_cycle_B", "val_diversity", "val_real_diversity"}  # fmt: skip
+    metrics = result["metrics"]
+    assert 0 < metrics["val_cycle_A"] < 2 and 0 < metrics["val_cycle_B"] < 2
+    assert metrics["val_real_diversity"] == 0 < metrics["val_diversity"]  # B repeats its one image
     assert cv2.imread(str(grid)).shape == (4 * 34 + 2, 3 * 34 + 2, 3)  # 4 rows of 3, 2px gaps
     r = run_cli("evaluate", tmp_path / "run", tmp_path / "missing")
     assert r.returncode == 1 and "Traceback" not in r.stderr and "no such folder" in r.stderr

@@ -103,7 +103,12 @@ class Doctor:
             self._judge(step, "balance", self._resting())
 
     def validated(self, step: int, metrics: dict[str, float]) -> None:
-        """Look at one validation's figures (no progress)."""
+        """Look at one validation's figures: how varied the outputs are, and progress."""
+        if "val_diversity" in metrics and metrics.get("val_real_diversity"):
+            share = metrics["val_diversity"] / metrics["val_real_diversity"]
+            limit = RECOVERED if "val-collapse" in self.active else COLLAPSED
+            collapsed = step >= COLLAPSE_WARMUP and share < limit
+            self._judge(step, "val-collapse", self._collapsed(share, "held-out") if collapsed else None)  # fmt: skip
         if self.best_by is None or self.best_by[0] not in metrics:
             return
         name, better = self.best_by
@@ -153,10 +158,14 @@ class Doctor:
         remedies = [f for f in ("--diffaugment color,translation,cutout" if "diffaugment" in self.settings else "",
                                 "a lower --lr-d (say 1e-4)" if "lr_d" in self.settings else "a lower --lr",
                                 "--balance") if f]  # fmt: skip
+        gradient = ""
+        if (now := self._mean("G_grad")) is not None:
+            usual = sorted(self.medians["G_grad"])[len(self.medians["G_grad"]) // 2]
+            gradient = f"; the generator's gradient is {now / max(usual, 1e-12):.0%} of its usual"
         return Diagnosis(
             "discriminator-wins",
             f"{who} is winning: it tells real images {real:.0%} and generated ones "
-            f"{made:.0%} of the time over the last {WINDOW * 10} steps",
+            f"{made:.0%} of the time over the last {WINDOW * 10} steps{gradient}",
             "a judge the generator can never fool gives it little to learn from (and often "
             "means it memorised the few real images)",
             ", ".join(remedies[:-1]) + f" or {remedies[-1]}",
@@ -169,12 +178,17 @@ class Doctor:
         share = made / real
         if share >= (RECOVERED if "collapse" in self.active else COLLAPSED):
             return None
+        return self._collapsed(share, "training")
+
+    def _collapsed(self, share: float, where: str) -> Diagnosis:
+        longer = ", a longer --latent vector" if "latent" in self.settings else ""
         return Diagnosis(
             "mode-collapse",
-            f"mode collapse: generated images are {share:.0%} as varied as real ones",
-            "the generator has found a few images that fool the discriminator and draws only those",
-            "--diffaugment color,translation,cutout, a lower --lr, a longer --latent vector, or "
-            "go back to an earlier checkpoint",
+            f"mode collapse: generated images ({where}) are {share:.0%} as varied as real ones",
+            "the generator has found a few images that fool the discriminator and makes only "
+            "those, whatever its input",
+            f"--diffaugment color,translation,cutout, a lower --lr{longer}, or go back to an "
+            "earlier checkpoint",
         )
 
     def _resting(self) -> Diagnosis | None:

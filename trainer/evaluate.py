@@ -59,6 +59,7 @@ def evaluate_run(
     data = task.evaluation_data(task.s, roots, size, log)
 
     sums: dict[str, float] = {}
+    counts: dict[str, int] = {}  # a figure that some batches lack is averaged over the rest
     shown: list[torch.Tensor] = []
     loader = DataLoader(data, batch_size=batch_size)
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
@@ -66,6 +67,7 @@ def evaluate_run(
         n = len(batch["A"])
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v * n
+            counts[k] = counts.get(k, 0) + n
         if len(shown) < grid_rows:
             shown.extend(images.cpu().split(len(task.preview_columns)))
     if grid:
@@ -74,5 +76,5 @@ def evaluate_run(
         step=step,
         count=len(data),  # type: ignore[arg-type]  # our datasets have a length
         size=size,
-        metrics={k: v / len(data) for k, v in sums.items()},  # type: ignore[arg-type]
+        metrics={k: v / counts[k] for k, v in sums.items()},
     )

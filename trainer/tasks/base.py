@@ -191,6 +191,7 @@ class Task:
             self.optims["D"].step()
         self.set_requires_grad(False, discriminator)
         return ({"D_rests": rests} if self.s.balance else {}) | {
+            "D_grad": self.grad_norm(discriminator),
             "D_real": d_real,
             "D_fake": d_fake,
             "D_acc_real": gan.accuracy(on_real, True),
@@ -205,10 +206,15 @@ class Task:
         return torch.tensor(float(resting))
 
     @staticmethod
-    def grad_norm(net: nn.Module) -> torch.Tensor:
-        """The L2 norm of all of ``net``'s gradients (on the device: no host synchronisation),
+    def grad_norm(*nets: nn.Module) -> torch.Tensor:
+        """The L2 norm of all of ``nets``' gradients (on the device: no host synchronisation),
         for the training doctor."""
-        grads = [p.grad.detach().float().norm() for p in net.parameters() if p.grad is not None]
+        grads = [
+            p.grad.detach().float().norm()
+            for net in nets
+            for p in net.parameters()
+            if p.grad is not None
+        ]
         return torch.stack(grads).norm() if grads else torch.zeros(())
 
     def adam(self, *nets: nn.Module) -> torch.optim.Optimizer:

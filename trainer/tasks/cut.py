@@ -23,6 +23,7 @@ from typing_extensions import override
 
 from stylizer.errors import StylizeError
 
+from ..losses import diversity_figures
 from ..settings import setting
 from .base import register_task
 from .reference import ReferenceSettings, UnpairedTask
@@ -207,7 +208,7 @@ class CUT(UnpairedTask):
             loss_g = losses["G_GAN"] + nce
         loss_g.backward()
         self.optims["G"].step()
-        losses |= judged
+        losses |= judged | {"G_grad": self.grad_norm(self.G)}
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
@@ -217,6 +218,7 @@ class CUT(UnpairedTask):
         fake_b, idt_b = g(a).float(), g(b).float()
         g.train()
         metrics = {"val_scene_L1": F.l1_loss(fake_b, a).item(), "val_idt_L1": F.l1_loss(idt_b, b).item()}  # fmt: skip
+        metrics |= diversity_figures(fake_b, b)
         return metrics, torch.stack([a, fake_b, idt_b], 1).flatten(0, 1)
 
     @override

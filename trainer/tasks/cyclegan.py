@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..losses import ImagePool
+from ..losses import ImagePool, diversity_figures
 from ..settings import setting
 from .base import register_task
 from .reference import ReferenceSettings, UnpairedTask
@@ -84,6 +84,7 @@ class CycleGAN(UnpairedTask):
             loss_g = sum(losses.values())
         loss_g.backward()
         self.optims["G"].step()
+        losses["G_grad"] = self.grad_norm(n["G_A"], n["G_B"])
 
         self.set_requires_grad(True, n["D_A"], n["D_B"])
         self.optims["D"].zero_grad(set_to_none=True)
@@ -102,6 +103,7 @@ class CycleGAN(UnpairedTask):
             self.optims["D"].step()
         if s.balance:
             losses["D_rests"] = rests
+        losses["D_grad"] = self.grad_norm(n["D_A"], n["D_B"])
         for name, (on_real, on_made) in verdicts.items():
             losses[f"{name}_acc_real"] = self.gan.accuracy(on_real, True)
             losses[f"{name}_acc_fake"] = self.gan.accuracy(on_made, False)
@@ -117,7 +119,7 @@ class CycleGAN(UnpairedTask):
         metrics = {
             "val_cycle_A": F.l1_loss(rec_a, a).item(),
             "val_cycle_B": F.l1_loss(rec_b, b).item(),
-        }
+        } | diversity_figures(fake_b, b)
         rows = itertools.chain.from_iterable(
             [(a[i], fake_b[i], rec_a[i]), (b[i], fake_a[i], rec_b[i])] for i in range(len(a))
         )

@@ -38,7 +38,7 @@ from stylizer.styles.presets import MANIFEST
 from stylizer.styles.weights import weights_digest
 
 from ..data import load_rgb, scan, split_holdout, to_unit
-from ..losses import GANLoss, psnr, ssim
+from ..losses import GANLoss, diversity_figures, psnr, ssim
 from ..settings import Settings, setting
 from .base import Task, open_task, register_task
 
@@ -321,6 +321,7 @@ class Distill(Task):
             loss = sum(v for k, v in losses.items() if not k.startswith("D_"))
         loss.backward()
         self.optims["G"].step()
+        losses["G_grad"] = self.grad_norm(self.G)
         return {k: v.detach() for k, v in losses.items()}
 
     def _judged(self, photo: torch.Tensor, student: torch.Tensor, target: torch.Tensor) -> dict:
@@ -363,7 +364,7 @@ class Distill(Task):
             "val_L1": F.l1_loss(student, target).item(),
             "val_PSNR": psnr(student, target),
             "val_SSIM": ssim(student, target),
-        }
+        } | diversity_figures(student, target)
         return metrics, torch.stack([photo, target, student, difference], 1).flatten(0, 1)
 
     @override

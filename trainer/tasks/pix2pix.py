@@ -11,7 +11,7 @@ from typing_extensions import override
 from stylizer.errors import StylizeError
 
 from ..data import Augment, PairedData, folder_items, split_holdout, two_folder_items
-from ..losses import psnr
+from ..losses import diversity_figures, psnr
 from ..settings import setting
 from .base import register_task
 from .reference import ReferenceSettings, ReferenceTask
@@ -105,7 +105,7 @@ class Pix2Pix(ReferenceTask):
             loss_g = g_gan + g_l1
         loss_g.backward()
         self.optims["G"].step()
-        losses = {"G_GAN": g_gan, "G_L1": g_l1} | judged
+        losses = {"G_GAN": g_gan, "G_L1": g_l1} | judged | {"G_grad": self.grad_norm(self.G)}
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
@@ -115,6 +115,7 @@ class Pix2Pix(ReferenceTask):
         fake = g(a).float()
         g.train()
         metrics = {"val_L1": F.l1_loss(fake, b).item(), "val_PSNR": psnr(fake, b)}
+        metrics |= diversity_figures(fake, b)
         return metrics, torch.stack([a, fake, b], 1).flatten(0, 1)
 
     @override

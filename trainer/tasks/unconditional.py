@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,7 @@ from stylizer.errors import StylizeError
 
 from ..augment import DiffAugment, parse_policy
 from ..data import load_rgb, scan, split_holdout, to_unit
+from ..losses import diversity, sliced_wasserstein
 from ..settings import Settings, setting
 from .base import Task, register_task
 
@@ -43,21 +45,9 @@ DEFAULTS = {
     "val_count": 32,
     "diffaugment": "color,translation,cutout",
 }
-#: Samples in the fixed preview grid (the same random vectors at every preview).
-PREVIEW_COUNT = 32
-#: Side the diversity figure compares images at: coarse enough to ignore noise.
-DIVERSITY_SIDE = 16
-
-
-def diversity(images: torch.Tensor) -> torch.Tensor:
-    """Mean distance between every two images of a batch (RMS over pixels, images in [-1, 1],
-    compared at 16 px): near 0 when a generator gives the same image whatever the input."""
-    small = F.adaptive_avg_pool2d(images.detach().float(), DIVERSITY_SIDE).flatten(1)
-    if len(small) < 2:
-        return small.new_zeros(())
-    distances = torch.cdist(small, small) / small.shape[1] ** 0.5
-    n = len(small)
-    return distances.sum() / (n * (n - 1))
+#: Samples drawn from fixed random vectors at each validation (the first 32 are the preview
+#: grid), and training images they are compared with (``val_SWD``).
+SAMPLE_COUNT = 128
 
 
 class FolderImages(Dataset):
@@ -171,6 +161,12 @@ class Unconditional(Task):
     settings_class = UnconditionalSettings
     s: UnconditionalSettings
     evaluation = ""
+    best_by = ("val_SWD", "lower")
+    figures = (
+        "figures: val_SWD is how far the samples' 7x7 patches are from the training images' "
+        "at three scales (sliced Wasserstein x 1000, lower is better; two sets of real shoes "
+        "differ by about 4); diversity is how different the images of one batch are"
+    )
     preview_columns = ("samples",) * 8
     timelapse = True
     preview_note = (
@@ -206,8 +202,18 @@ class Unconditional(Task):
         self.averaged = 0  # updates of G_ema so far
         # The preview grid's vectors, the same for the whole run (from the run's seed).
         self.fixed = torch.randn(
-            PREVIEW_COUNT, s.latent, generator=torch.Generator().manual_seed(s.seed + 1)
+            SAMPLE_COUNT, s.latent, generator=torch.Generator().manual_seed(s.seed + 1)
         ).to(device)
+        self.reference = torch.zeros(0)
+
+    @override
+    def prepare(self, train_set, val_set, log, progress, rank, world):
+        """Keep up to 128 training images, evenly spread and not augmented, to compare samples
+        with."""
+        files = cast(FolderImages, train_set).files
+        chosen = files[:: max(1, len(files) // SAMPLE_COUNT)][:SAMPLE_COUNT]
+        plain = FolderImages(chosen, self.s.image_size, False, False, self.s.half)
+        self.reference = torch.stack([plain[i]["B"] for i in range(len(plain))])
 
     @override
     def learning_rates(self) -> dict[str, float]:
@@ -284,12 +290,12 @@ class Unconditional(Task):
     @torch.no_grad()
     def evaluate(self, batch):
         samples = self.sample(self.fixed)
-        real = batch["B"].to(self.device)
         metrics = {
+            "val_SWD": sliced_wasserstein(self.reference, samples),
             "val_diversity": float(diversity(samples)),
-            "val_real_diversity": float(diversity(real)),
+            "val_real_diversity": float(diversity(batch["B"])),
         }
-        return metrics, samples
+        return metrics, samples[:32]
 
     def sample(self, vectors: torch.Tensor) -> torch.Tensor:
         """Images from ``vectors`` by the averaged generator, in inference mode."""
