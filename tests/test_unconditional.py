@@ -153,3 +153,20 @@ def test_the_patch_distance_ranks_what_differs_more_further():
     noise = sliced_wasserstein(real, torch.rand_like(real) * 2 - 1)
     assert same < blurred < noise and noise > 5 * same
     assert sliced_wasserstein(real, other) == same  # seeded: figures of a run compare
+
+
+def test_the_shipped_shoes_preset_draws_varied_shoes_and_is_listed_as_such(tmp_path):
+    sampler = NoiseSampler(GenerateOptions("shoes", "cpu"))
+    images = np.stack(sampler.draw(sampler.vectors(8)))
+    assert images.shape == (8, 64, 64, 3)
+    assert images.std(axis=0).mean() > 20  # eight different images, not one
+    assert np.median(images[:, :4, :4]) > 200  # on white, as the photos are
+    listed = run_main(stylize_main, ["--list-presets"], text=True).stdout
+    lines = listed.splitlines()
+    start = next(i for i, x in enumerate(lines) if x.startswith("shoes "))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), None)
+    entry = "\n".join(lines[start:end])
+    assert "stylize generate" in entry and "1280x720" not in entry
+    write_png(tmp_path / "p.png", blobs(0, 64))
+    r = run_main(stylize_main, ["sheet", tmp_path / "p.png", "-o", tmp_path / "s.png", "--size", "32"], text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr  # every preset that stylizes, not shoes

@@ -43,6 +43,8 @@ EXPLODING = 50.0
 LOSS_FLOOR = 0.1
 #: ...until it falls under this many times it.
 CALMED = 10.0
+#: Records in a row without a failure before it is said to be over.
+QUIET = 10
 #: Validations without a better figure (by this relative margin) that mean no progress.
 FLAT_VALIDATIONS = 6
 FLAT_MARGIN = 0.005
@@ -62,7 +64,7 @@ class Diagnosis:
     remedy: str
 
     def line(self) -> str:
-        return f"doctor: {self.what}: {self.why}. Try {self.remedy}"
+        return f"doctor: {self.what}: {self.why}" + (f". Try {self.remedy}" if self.remedy else "")
 
 
 class Diverged(StylizeError):
@@ -82,6 +84,8 @@ class Doctor:
     history: dict[str, deque[float]] = field(default_factory=dict)
     medians: dict[str, deque[float]] = field(default_factory=dict)
     active: dict[str, Diagnosis] = field(default_factory=dict)
+    #: Looks in a row that an active diagnosis has not held, by key.
+    gone: dict[str, int] = field(default_factory=dict)
     validations: list[float] = field(default_factory=list)
 
     def train(self, step: int, figures: dict[str, float]) -> None:
@@ -108,7 +112,8 @@ class Doctor:
             share = metrics["val_diversity"] / metrics["val_real_diversity"]
             limit = RECOVERED if "val-collapse" in self.active else COLLAPSED
             collapsed = step >= COLLAPSE_WARMUP and share < limit
-            self._judge(step, "val-collapse", self._collapsed(share, "held-out") if collapsed else None)  # fmt: skip
+            diagnosis = self._collapsed(share, "held-out") if collapsed else None
+            self._judge(step, "val-collapse", diagnosis, patience=1)
         if self.best_by is None or self.best_by[0] not in metrics:
             return
         name, better = self.best_by
@@ -127,16 +132,24 @@ class Doctor:
             "a lower --lr for the rest (stylize-train ... --lr 5e-5 --resume-with-changes), or "
             "stop here and export --checkpoint best",
         )
-        self._judge(step, "no-progress", diagnosis if flat else None)
+        self._judge(step, "no-progress", diagnosis if flat else None, patience=1)
 
-    def _judge(self, step: int, key: str, diagnosis: Diagnosis | None) -> None:
-        """Say a diagnosis when it starts and when it ends."""
-        if diagnosis is not None and key not in self.active:
-            self.active[key] = diagnosis
-            self._tell(step, diagnosis, "start", diagnosis.line())
-        elif diagnosis is None and key in self.active:
-            ended = self.active.pop(key)
-            self._tell(step, ended, "end", f"doctor: over: {ended.what.split(':')[0]}")
+    def _judge(
+        self, step: int, key: str, diagnosis: Diagnosis | None, patience: int = QUIET
+    ) -> None:
+        """Say a diagnosis when it starts, and when it has been gone for ``patience`` looks in a
+        row (so a failure that flickers on and off is one start and one end)."""
+        if diagnosis is not None:
+            self.gone.pop(key, None)
+            if key not in self.active:
+                self.active[key] = diagnosis
+                self._tell(step, diagnosis, "start", diagnosis.line())
+        elif key in self.active:
+            self.gone[key] = self.gone.get(key, 0) + 1
+            if self.gone[key] >= patience:
+                ended = self.active.pop(key)
+                del self.gone[key]
+                self._tell(step, ended, "end", f"doctor: over: {ended.what.split(':')[0]}")
 
     def _tell(self, step: int, diagnosis: Diagnosis, state: str, line: str) -> None:
         self.say(f"step {step}: {line}")
@@ -200,7 +213,7 @@ class Doctor:
             "balance: the discriminator rests (skips its update) while its loss is under a "
             "tenth of chance",
             "--balance holds it back until the generator catches up",
-            "nothing: this line says when it starts and stops",
+            "",
         )
 
     def _exploding(self, figures: dict[str, float]) -> Diagnosis | None:

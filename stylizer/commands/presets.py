@@ -22,6 +22,9 @@ def _cost_and_origin(p: Preset) -> list[str]:
     """Its arithmetic per 720p frame, and for a distilled preset the style it mimics and how
     closely (its held-out PSNR to the teacher, else its last validation's)."""
     lines = []
+    if "gflop_per_image" in p.manifest:  # a generator from noise
+        lines.append(f"{p.manifest['gflop_per_image']:.2g} GFLOP per image; stylize generate")
+        return lines
     gflop = p.manifest.get("gflop_per_720p_frame")  # written by export: counting takes seconds
     if gflop is None and isinstance(p.spec, GeneratorSpec):
         gflop = frame_flops(p.spec) / 1e9

@@ -38,7 +38,8 @@ from ._shared import CONTEXT, IMAGE_FORMATS, say, subcommand
     "--presets",
     "styles",
     metavar="A,B,...",
-    help="Styles to show, by preset name or weight file (default: every installed preset).",
+    help="Styles to show, by preset name or weight file (default: every installed preset that "
+    "stylizes).",
 )
 @click.option(
     "--size",
@@ -63,7 +64,7 @@ def sheet_command(
     names = (
         [n.strip() for n in styles.split(",") if n.strip()]
         if styles
-        else [p.name for p in list_presets()]
+        else [p.name for p in list_presets() if not p.from_noise]
     )
     if not names:
         raise click.UsageError("no styles: install a preset or give --presets")

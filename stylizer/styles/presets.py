@@ -88,6 +88,11 @@ class Preset:
     #: their size relative to the picture. None: every frame at its own size.
     working_size: int | None = None
 
+    @property
+    def from_noise(self) -> bool:
+        """Whether it draws new images (``stylize generate``) instead of stylizing them."""
+        return self.spec is not None and GENERATORS.get_class(self.spec.arch).from_noise
+
     @classmethod
     def read(cls, folder: Path) -> Preset:
         """The preset in ``folder``; anything wrong with its manifest is a one-line error here,
