@@ -164,3 +164,11 @@ def test_a_translation_task_collapsing_on_held_out_images_is_diagnosed():
     d.validated(1000, {"val_diversity": 0.05, "val_real_diversity": 0.5})
     assert len(lines) == 1 and "generated images (held-out) are 10% as varied" in lines[0]
     assert "--latent" not in lines[0]  # not this task's flag
+
+
+def test_a_winning_judge_of_a_generator_with_its_own_loss_is_explained_as_such():
+    d, lines, _ = doctor(settings=frozenset({"lambda_l1", "diffaugment"}))
+    for record in range(WINDOW):
+        d.train(record * 10, {"D_acc_real": 1.0, "D_acc_fake": 1.0, "G_grad": 90.0})
+    assert len(lines) == 1 and "still learns from its L1 loss to the targets" in lines[0]
+    assert "a lower --lr " in lines[0] and "--lr-d" not in lines[0]

@@ -54,6 +54,15 @@ FLAT_MARGIN = 0.005
 MEASURES = ("acc", "grad", "diversity", "rests")
 
 
+#: Settings that say a task's generator has a loss besides the adversarial one, and what it is.
+_OWN_LOSSES = {
+    "lambda_l1": "its L1 loss to the targets",
+    "lambda_nce": "its contrastive loss",
+    "teacher": "the teacher's outputs",
+    "lambda_cycle": "its cycle loss",
+}
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """One failure: what is happening, why it matters, what to try (with the flag)."""
@@ -179,9 +188,23 @@ class Doctor:
             "discriminator-wins",
             f"{who} is winning: it tells real images {real:.0%} and generated ones "
             f"{made:.0%} of the time over the last {WINDOW * 10} steps{gradient}",
-            "a judge the generator can never fool gives it little to learn from (and often "
-            "means it memorised the few real images)",
+            self._why_winning(),
             ", ".join(remedies[:-1]) + f" or {remedies[-1]}",
+        )
+
+    def _why_winning(self) -> str:
+        """Why a winning discriminator matters, for this task: where the generator has a loss
+        of its own besides the judge's, that loss still drives it, but the judge no longer adds
+        the realism it is there for."""
+        own = next((what for name, what in _OWN_LOSSES.items() if name in self.settings), None)
+        if own:
+            return (
+                f"the generator still learns from {own}, but a judge it can never fool adds "
+                "little of the sharpness and texture it is there for"
+            )
+        return (
+            "a judge the generator can never fool gives it little to learn from (and often "
+            "means it memorised the few real images)"
         )
 
     def _collapse(self, step: int) -> Diagnosis | None:
