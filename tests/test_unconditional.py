@@ -170,3 +170,10 @@ def test_the_shipped_shoes_preset_draws_varied_shoes_and_is_listed_as_such(tmp_p
     write_png(tmp_path / "p.png", blobs(0, 64))
     r = run_main(stylize_main, ["sheet", tmp_path / "p.png", "-o", tmp_path / "s.png", "--size", "32"], text=True)  # fmt: skip
     assert r.returncode == 0, r.stderr  # every preset that stylizes, not shoes
+
+
+def test_an_unwritable_output_is_one_line_before_any_drawing(tmp_path, shoes_preset):
+    for args in (["--walk", "1", "-o", "/proc/walk.mp4"], ["-n", "2", "-o", "/proc/new"]):
+        r = run_main(stylize_main, ["generate", "-p", shoes_preset, *args], text=True)
+        assert r.returncode == 1 and "not writable" in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1

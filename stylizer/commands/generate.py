@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from ..errors import StylizeError
+from ..files import output_folder_problem
 from ..generation import GenerateOptions, NoiseSampler, sample_names
 from ..images import Picture, is_image_path, write_image
 from ..media.encode import write_frames
@@ -78,6 +79,8 @@ def generate_command(
         if output is None or not is_video_path(output):
             raise click.UsageError("--walk writes a video: give -o FILE.mp4 (or .mkv, .webm)")
         _refuse_existing([output], overwrite)
+        if problem := output_folder_problem(output.parent):
+            raise StylizeError(f"cannot write {output}: {problem}")  # before drawing anything
         sampler = NoiseSampler(GenerateOptions(preset, device, size or WALK_SIDE, seed))
         frames = max(1, round(walk * fps))
         video = VideoOptions(codec=codec, crf=crf, encoder_preset=encoder_preset)
@@ -98,6 +101,9 @@ def generate_command(
     for path in [*paths, *([grid] if grid else [])]:
         claims.claim(path, str(path))
     _refuse_existing([*paths, *([grid] if grid else [])], overwrite)
+    for where in {folder, *([grid.parent] if grid else [])}:
+        if problem := output_folder_problem(where):
+            raise StylizeError(f"cannot write into {where}: {problem}")
     images = sampler.draw(sampler.vectors(count))
     for path, image in zip(paths, images, strict=True):
         write_image(path, Picture(image), overwrite=overwrite)

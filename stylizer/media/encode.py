@@ -53,6 +53,6 @@ def write_frames(
             if stream is None:
                 raise StylizeError(f"{path}: no frames to write")
             out.mux(stream.encode(None))
-    except (av.FFmpegError, ValueError) as e:
+    except (av.FFmpegError, ValueError, OSError) as e:
         raise StylizeError(f"{path}: cannot write the video ({e}); nothing was written") from None
     return count
