@@ -88,18 +88,18 @@ def contact_sheet(
             results = [np.full((1, 1, 3), 255, np.uint8) for _ in pictures]
         for row, result in zip(rows, results):
             row.append(labelled(_square(result, side), style_name(name)))
-    return Sheet(_grid(rows), failed_photos, failed_styles)
+    return Sheet(tile_grid(rows), failed_photos, failed_styles)
 
 
-def _grid(rows: list[list[np.ndarray]]) -> np.ndarray:
-    """The tiles (all of one size) on a white sheet, ``_PADDING`` pixels around each."""
+def tile_grid(rows: list[list[np.ndarray]], padding: int = _PADDING) -> np.ndarray:
+    """The tiles (all of one size) on a white sheet, ``padding`` pixels around each."""
     th, tw = rows[0][0].shape[:2]
     columns = max(len(row) for row in rows)
-    step_y, step_x = th + _PADDING, tw + _PADDING
-    sheet = np.full((len(rows) * step_y + _PADDING, columns * step_x + _PADDING, 3), 255, np.uint8)
+    step_y, step_x = th + padding, tw + padding
+    sheet = np.full((len(rows) * step_y + padding, columns * step_x + padding, 3), 255, np.uint8)
     for r, row in enumerate(rows):
         for c, tile in enumerate(row):
-            y, x = _PADDING + r * step_y, _PADDING + c * step_x
+            y, x = padding + r * step_y, padding + c * step_x
             sheet[y : y + th, x : x + tw] = tile
     return sheet
 

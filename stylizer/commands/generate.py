@@ -16,6 +16,7 @@ from ..media.encode import write_frames
 from ..media.formats import is_video_path
 from ..options import VideoOptions
 from ..outputs import Claims
+from ..sheet import tile_grid
 from ._shared import CONTEXT, IMAGE_FORMATS, encoder_options, say, subcommand
 
 #: Side of a walk video's frames unless --size says otherwise (generators draw 64 or 128 px).
@@ -113,16 +114,10 @@ def generate_command(
         say(f"wrote {grid}")
 
 
-def sheet_of(images: list[np.ndarray], gap: int = 2) -> np.ndarray:
+def sheet_of(images: list[np.ndarray]) -> np.ndarray:
     """The images in a near-square grid on white."""
     columns = int(np.ceil(np.sqrt(len(images))))
-    rows = -(-len(images) // columns)
-    h, w = images[0].shape[:2]
-    sheet = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 255, np.uint8)
-    for i, image in enumerate(images):
-        y, x = gap + (i // columns) * (h + gap), gap + (i % columns) * (w + gap)
-        sheet[y : y + h, x : x + w] = image
-    return sheet
+    return tile_grid([images[i : i + columns] for i in range(0, len(images), columns)], padding=2)
 
 
 def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
