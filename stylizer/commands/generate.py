@@ -77,18 +77,9 @@ def generate_command(
       stylize generate -p shoes --walk 10 -o walk.mp4        # a 10-second glide through shoes
     """
     if walk is not None:
-        if output is None or not is_video_path(output):
-            raise click.UsageError("--walk writes a video: give -o FILE.mp4 (or .mkv, .webm)")
-        _refuse_existing([output], overwrite)
-        if problem := output_folder_problem(output.parent):
-            raise StylizeError(f"cannot write {output}: {problem}")  # before drawing anything
-        sampler = NoiseSampler(GenerateOptions(preset, device, size or WALK_SIDE, seed))
-        frames = max(1, round(walk * fps))
         video = VideoOptions(codec=codec, crf=crf, encoder_preset=encoder_preset)
-        written = write_frames(
-            output, sampler.walk(frames, fps, seconds_per_image), fps, video, overwrite=overwrite
-        )
-        say(f"wrote {output}: {written} frames, {written / fps:.1f} s")
+        options = GenerateOptions(preset, device, size or WALK_SIDE, seed)
+        _write_walk(options, output, walk, fps, seconds_per_image, video, overwrite)
         return
     folder = output or Path("generated")
     if folder.exists() and not folder.is_dir():
@@ -118,6 +109,27 @@ def sheet_of(images: list[np.ndarray]) -> np.ndarray:
     """The images in a near-square grid on white."""
     columns = int(np.ceil(np.sqrt(len(images))))
     return tile_grid([images[i : i + columns] for i in range(0, len(images), columns)], padding=2)
+
+
+def _write_walk(
+    options: GenerateOptions,
+    output: Path | None,
+    seconds: float,
+    fps: int,
+    seconds_per_image: float,
+    video: VideoOptions,
+    overwrite: bool,
+) -> None:
+    """``--walk``: the video, its path checked before anything is drawn."""
+    if output is None or not is_video_path(output):
+        raise click.UsageError("--walk writes a video: give -o FILE.mp4 (or .mkv, .webm)")
+    _refuse_existing([output], overwrite)
+    if problem := output_folder_problem(output.parent):
+        raise StylizeError(f"cannot write {output}: {problem}")
+    sampler = NoiseSampler(options)
+    frames = sampler.walk(max(1, round(seconds * fps)), fps, seconds_per_image)
+    written = write_frames(output, frames, fps, video, overwrite=overwrite)
+    say(f"wrote {output}: {written} frames, {written / fps:.1f} s")
 
 
 def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
