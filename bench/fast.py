@@ -40,7 +40,7 @@ from backends import DATA, model_source, real_frames
 from temporal import clips
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from stylizer.device import PRECISIONS, resolve_precision
+from stylizer.device import PRECISIONS, resolve_precision, torch_dtype
 from stylizer.flicker import measure_flicker
 from stylizer.inference import Stylizer
 from stylizer.models import frame_flops
@@ -48,7 +48,7 @@ from stylizer.options import InferenceOptions, StyleOptions
 from stylizer.styles.installing import find_preset
 from stylizer.styles.loading import load_generator
 
-PRECISION_NAMES = {dtype: name for name, dtype in PRECISIONS.items()}
+PRECISION_NAMES = {torch_dtype(name): name for name in PRECISIONS}
 
 #: The plain engine, one frame at a time: the reference point of comparisons.
 EAGER_CPU = InferenceOptions(device="cpu", backend="eager", batch_size=1)

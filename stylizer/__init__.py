@@ -6,8 +6,9 @@ command-line launcher, say) does not import PyTorch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .registry import lazy_exports
 
 if TYPE_CHECKING:
     from .errors import StylizeError
@@ -16,15 +17,12 @@ if TYPE_CHECKING:
 
 __all__ = ["GeneratorSpec", "StylizeError", "build_generator", "load_generator"]
 
-_HOMES = {
-    "GeneratorSpec": ".models",
-    "StylizeError": ".errors",
-    "build_generator": ".models",
-    "load_generator": ".styles.loading",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'stylizer' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name], __name__), name)
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "GeneratorSpec": ".models",
+        "StylizeError": ".errors",
+        "build_generator": ".models",
+        "load_generator": ".styles.loading",
+    },
+)

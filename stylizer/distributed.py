@@ -6,10 +6,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import StylizeError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def world_size() -> int:
+    """How many processes ``torchrun`` started for this job (1: none), without PyTorch."""
+    return int(os.environ.get("WORLD_SIZE", 1))
 
 
 @contextmanager
@@ -20,9 +27,11 @@ def distributed(requested: torch.device) -> Iterator[tuple[int, int, torch.devic
 
     A process group started here is ended here: left to interpreter shutdown, gloo's worker
     threads can abort the process (SIGABRT) after training has finished."""
-    if int(os.environ.get("WORLD_SIZE", 1)) < 2:
+    if world_size() < 2:
         yield 0, 1, requested
         return
+    import torch
+
     device, backend, device_id = requested, "gloo", None
     if requested.type == "cuda":
         local, count = int(os.environ.get("LOCAL_RANK", 0)), torch.cuda.device_count()

@@ -113,6 +113,15 @@ def _header(data: bytes) -> _Header | None:
         return None
 
 
+def image_size(path: Path) -> tuple[int, int] | None:
+    """Height and width of the image file at ``path`` from its header alone, or None."""
+    try:
+        with PILImage.open(path) as im:
+            return im.height, im.width
+    except Exception:  # what Pillow does not know, or cannot read: the reader will say
+        return None
+
+
 def _picture(pixels: np.ndarray, orientation: int, name: str) -> Picture:
     if pixels.dtype not in (np.uint8, np.uint16):
         if np.issubdtype(pixels.dtype, np.floating):

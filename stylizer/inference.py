@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-from .backends import Backend, backend_class
 from .controls import model_size, scaled
-from .device import resolve_device
+from .device import cpu_has_fast_bf16, surely_cpu
 from .errors import StylizeError
+from .graph import FrameEngine, GraphBackend, onnxruntime_problem
 from .images import Picture
 from .options import InferenceOptions, StyleOptions
 from .styles.loading import resolve
-from .styles.weights import load_weights
+
+#: ``auto`` runs a preset's graph (``stylizer.graph``, no PyTorch) on a CPU for jobs of less
+#: arithmetic than this (GFLOP, by the preset's figure per 720p frame), by whether the CPU
+#: multiplies bf16 natively: past it, the second PyTorch takes to start is earned back by its
+#: faster frames (bench/startup.py).
+GRAPH_GFLOP = {"bf16": 300.0, "fp32": 900.0}
 
 
 def style_name(weights: str | Path) -> str:
@@ -36,11 +41,11 @@ class Stylizer:
         style: StyleOptions = StyleOptions(),
         *,
         log: Callable[[str], None] = lambda msg: None,
-        workload: Sequence[tuple[int, int, int]] = (),
+        workload: Sequence[tuple[int, int, int]] | None = (),
     ) -> None:
-        """``workload``: frames, height and width of each video the caller expects to process,
-        if known; on a CPU, ``backend="auto"`` compiles the model only when the pixels it will
-        run at are enough to pay off."""
+        """``workload``: frames, height and width of each image and video the caller expects
+        to process (None: unknown, a pipe); on a CPU, ``backend="auto"`` runs a preset's graph
+        when the job is short and compiles the model only when it is long enough to pay off."""
         for control in style.controls:
             control.check()
         self.style = style
@@ -48,27 +53,72 @@ class Stylizer:
         self._told_working_size = False
         #: The style's name in reports: a preset's name, a weight file's stem.
         self.name = style_name(weights)
-        path, preset = resolve(weights)
-        self.model = load_weights(path, preset.spec if preset else None, options.bn_stats)
-        if self.model.from_noise:
+        self._weights, self._preset = resolve(weights)
+        #: The preset's working size (see ``Preset.working_size``); None for weight files.
+        self.working_size = self._preset.working_size if self._preset else None
+        graph = self._graph(options, workload)
+        if graph is None:
+            self.backend: FrameEngine = self._torch_backend(options, workload)
+        else:
+            budget = options.memory_mb * 2**20 if options.memory_mb else None
+            tiles = replace(options, backend="eager", precision="fp32")  # what the graph runs
+            self.backend = GraphBackend(graph, lambda: self._torch_backend(tiles), budget)
+        self.max_batch = max(1, options.batch_size)
+
+    def _graph(
+        self, options: InferenceOptions, workload: Sequence[tuple[int, int, int]] | None
+    ) -> Path | None:
+        """The preset's graph, where it is to run: on the CPU, in float32 (unless another
+        precision is asked for with ``auto``), with the generator as exported (per-image
+        statistics, no forced tiles), named (``--backend ort``) or ``auto`` for a job shorter
+        than ``GRAPH_PIXELS``; None: the PyTorch path."""
+        graph = self._preset.graph if self._preset else None
+        wanted = options.backend == "ort" or (options.backend == "auto" and self._short(workload))
+        plain = (
+            options.tile is None
+            and options.bn_stats == "image"
+            and (options.backend == "ort" or options.precision in ("auto", "fp32"))
+        )
+        if not (graph and wanted and plain and surely_cpu(options.device)):
+            return None
+        return graph if onnxruntime_problem() is None else None
+
+    def _short(self, workload: Sequence[tuple[int, int, int]] | None) -> bool:
+        """Whether a job is short enough for the graph (``GRAPH_GFLOP``); a pipe of unknown
+        length is not."""
+        gflop = self._preset.manifest.get("gflop_per_720p_frame") if self._preset else None
+        if workload is None or not isinstance(gflop, int | float):
+            return False
+        job = self.model_pixels(workload) * gflop / (1280 * 720)
+        return job < GRAPH_GFLOP["bf16" if cpu_has_fast_bf16() else "fp32"]
+
+    def _torch_backend(
+        self, options: InferenceOptions, workload: Sequence[tuple[int, int, int]] | None = ()
+    ) -> FrameEngine:
+        """The generator in PyTorch, run by the backend ``options`` choose."""
+        from .backends.choice import backend_class
+        from .device import resolve_device
+        from .styles.weights import load_weights
+
+        log = self._log
+        preset = self._preset
+        model = load_weights(self._weights, preset.spec if preset else None, options.bn_stats)
+        if model.from_noise:
             raise StylizeError(
                 f"{self.name} draws new images from random numbers; it does not stylize "
-                f"images: stylize generate --preset {weights} -n 16 -o new/"
+                f"images: stylize generate --preset {self.name} -n 16 -o new/"
             )
-        #: The preset's working size (see ``Preset.working_size``); None for weight files.
-        self.working_size = preset.working_size if preset else None
         where = resolve_device(options.device)
-        self.backend: Backend = backend_class(
-            options.backend, where, notice=log, workload=self.model_pixels(workload)
+        return backend_class(
+            options.backend, where, notice=log, workload=self.model_pixels(workload or ())
         )(
-            self.model,
+            model,
             where,
             memory_budget=options.memory_mb * 2**20 if options.memory_mb else None,
             tile=options.tile,
             precision=options.precision,
             notice=log,
         )
-        self.max_batch = max(1, options.batch_size)
 
     def model_pixels(self, workload: Sequence[tuple[int, int, int]]) -> int:
         """The pixels the model runs over for videos of these frames, heights and widths."""
@@ -99,7 +149,7 @@ class Stylizer:
         return self.backend.batch_size(*self.model_size(height, width), self.max_batch)
 
     def _model_input(self, color: np.ndarray) -> np.ndarray:
-        want, have = self.model.spec.in_channels, color.shape[2]
+        want, have = self.backend.in_channels, color.shape[2]
         if want == have:
             return color
         if have == 1 and want == 3:
@@ -131,7 +181,7 @@ class Stylizer:
                 f"{mw}x{mh}); --scale 1 paints at full resolution"
             )
         inputs = colors if (mh, mw) == (h, w) else [scaled(c, mw, mh) for c in colors]
-        out = list(self.backend(torch.from_numpy(np.stack(inputs))).numpy())
+        out = list(self.backend.stylize_array(np.stack(inputs)))
         return out if (mh, mw) == (h, w) else [scaled(o, w, h) for o in out]
 
     def finished(self, originals: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:

@@ -15,16 +15,25 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .errors import StylizeError
-from .files import atomic_output
+from .files import atomic_output, write_atomic
+from .graph import GraphFacts
 from .models import Generator
+from .styles.presets import MANIFEST, Preset
+
+#: A preset's graph file (``Preset.graph``).
+PRESET_GRAPH = "generator.onnx"
 
 #: The ONNX operator set the files use (ONNX Runtime 1.15 and later, and most tools, run it).
 OPSET = 18
@@ -99,3 +108,65 @@ def export_onnx(
     except ImportError as e:
         raise StylizeError(f"ONNX export needs {e.name}: pip install stylize[onnx]") from None
     return path
+
+
+def exporter_problem() -> str | None:
+    """Why graphs cannot be exported here, or None when they can."""
+    for module in ("onnx", "onnxscript"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed: pip install stylize[onnx]"
+    return None
+
+
+def write_preset_graph(folder: Path) -> Path:
+    """Give the preset in ``folder`` its graph: its generator, loaded from the preset as
+    stylize loads it (stored weights, per-image statistics), exported bare with its
+    ``GraphFacts`` as metadata to ``generator.onnx``, and named in the manifest. Run again
+    whenever the weights change (a test checks the digest)."""
+    import onnx
+
+    from .styles.weights import load_weights, weights_digest
+
+    preset = Preset.read(folder)
+    model = load_weights(preset.weights, preset.spec).float().eval()
+    if model.from_noise:
+        raise StylizeError(f"{preset.name} draws images from noise: graphs are for image styles")
+    facts = GraphFacts(
+        size_multiple=model.size_multiple,
+        min_size=model.min_size,
+        activation_bytes_per_pixel=model.activation_bytes_per_pixel,
+        weights_digest=weights_digest(model),
+    )
+    target = folder / PRESET_GRAPH
+    export_onnx(model, target, whole_images=False)
+    graph = onnx.load(str(target))
+    _store_half(graph)
+    for key, value in facts.metadata().items():
+        graph.metadata_props.add(key=key, value=value)
+    with atomic_output(target) as tmp:
+        onnx.save(graph, str(tmp))
+    manifest = json.loads((folder / MANIFEST).read_text()) | {"graph": PRESET_GRAPH}
+    write_atomic(folder / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    return target
+
+
+def _store_half(graph: Any) -> None:
+    """Store each float32 initializer that float16 holds exactly (a preset's weights are
+    float16) as float16, with a Cast back to float32 that ONNX Runtime folds away when it loads
+    the graph: half the file, the same numbers."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    casts = []
+    for init in graph.graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        values = numpy_helper.to_array(init)
+        half = values.astype(np.float16)
+        if values.size < 16 or not np.array_equal(half.astype(np.float32), values):
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(half, f"{name}.half"))
+        casts.append(helper.make_node("Cast", [f"{name}.half"], [name], to=TensorProto.FLOAT))
+    nodes = [*casts, *graph.graph.node]
+    del graph.graph.node[:]
+    graph.graph.node.extend(nodes)

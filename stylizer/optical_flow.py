@@ -10,8 +10,6 @@ import threading
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .images import to_8bit
 
@@ -63,21 +61,13 @@ def sample_map(flow: np.ndarray, width: int | None = None, height: int | None = 
 
 def coarse_map(flow: np.ndarray, width: int | None = None, height: int | None = None) -> np.ndarray:
     """``sample_map`` at the flow's resolution, in the coordinates of a ``width`` x ``height``
-    image: resized linearly (``cv2.resize`` or ``upsample``), it is the full map."""
+    image: resized linearly (``cv2.resize``, or ``temporal._gpu.upsample``), it is the full map."""
     h, w = flow.shape[:2]
     sx, sy = (width or w) / w, (height or h) / h
     m = flow * np.array([sx, sy], np.float32)
     m[..., 0] += (np.arange(w, dtype=np.float32) + 0.5) * sx - 0.5
     m[..., 1] += ((np.arange(h, dtype=np.float32) + 0.5) * sy - 0.5)[:, None]
     return m
-
-
-def upsample(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """An HxWxC float tensor resized to ``height`` x ``width`` as ``cv2.resize`` with
-    ``INTER_LINEAR`` enlarges (pixel centres aligned)."""
-    nchw = image.permute(2, 0, 1)[None]
-    out = F.interpolate(nchw, size=(height, width), mode="bilinear", align_corners=False)
-    return out[0].permute(1, 2, 0)
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -94,12 +84,3 @@ def inside(flow: np.ndarray) -> np.ndarray:
     h, w = flow.shape[:2]
     m = sample_map(flow)
     return (m[..., 0] >= 0) & (m[..., 0] <= w - 1) & (m[..., 1] >= 0) & (m[..., 1] <= h - 1)
-
-
-def warp_tensor(image: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-    """``image`` (NCHW float, any device) sampled at the absolute coordinates ``coords``
-    (H x W x 2, a ``sample_map``), bilinear with edges repeated, like ``warp``."""
-    h, w = image.shape[-2:]
-    scale = torch.tensor([2 / max(w - 1, 1), 2 / max(h - 1, 1)], device=coords.device)
-    grid = (coords * scale - 1).expand(image.shape[0], h, w, 2)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)

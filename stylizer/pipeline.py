@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
 from .device import resolve_device
-from .distributed import distributed
+from .distributed import distributed, world_size
 from .errors import StylizeError
 from .files import output_folder_problem
 from .images import check_pixels
@@ -64,7 +65,12 @@ def stylize_files(
     speeds are logged.
     """
     make_smoother(temporal.temporal, temporal.temporal_strength)  # bad options fail first
-    with distributed(resolve_device(inference.device)) as (rank, world, device):
+    sharing = (
+        distributed(resolve_device(inference.device))
+        if world_size() > 1
+        else nullcontext((0, 1, None))  # one process: PyTorch only if the backend needs it
+    )
+    with sharing as (rank, world, device):
         if world > 1:  # each rank on its own GPU (or the CPU); one progress display
             inference = replace(inference, device=str(device))
             run = replace(run, progress=run.progress and rank == 0)
@@ -206,6 +212,6 @@ def stylize_stream(
     if size:
         check_pixels("--raw", *size, video.max_pixels)
     make_smoother(temporal.temporal, temporal.temporal_strength)  # bad options fail first
-    stylizer = stylizer or Stylizer(weights, inference, style, log=log)
+    stylizer = stylizer or Stylizer(weights, inference, style, log=log, workload=None)
     pipe = StreamRun(stylizer, video, temporal, run, log, raw=size, head=head)
     return kind.stylize_stream(source, target, pipe)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .errors import StylizeError
 
@@ -68,10 +68,31 @@ class Registry(dict[str, type[T]]):
             ) from None
 
 
+def plugin_modules(package: str) -> list[str]:
+    """The names of the public modules of the package ``package``, without importing them."""
+    path = importlib.import_module(package).__path__
+    return sorted(m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_"))
+
+
 def discover(package: str) -> None:
     """Import every public module of the package ``package`` (a plugin file registers itself
     when imported): dropping a file into the package is all it takes to add one."""
-    path = importlib.import_module(package).__path__
-    for module in sorted(info.name for info in pkgutil.iter_modules(path)):
-        if not module.startswith("_"):
-            importlib.import_module(f"{package}.{module}")
+    for module in plugin_modules(package):
+        importlib.import_module(f"{package}.{module}")
+
+
+def lazy_exports(
+    package: str, homes: dict[str, str], plugins: bool = False
+) -> Callable[[str], Any]:
+    """A package's module ``__getattr__`` that imports each name of ``homes`` (name: relative
+    module) on first use, so that importing the package stays light; with ``plugins``, every
+    plugin module of the package is discovered first."""
+
+    def attribute(name: str) -> Any:
+        if name not in homes:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if plugins:
+            discover(package)
+        return getattr(importlib.import_module(homes[name], package), name)
+
+    return attribute

@@ -30,7 +30,7 @@ from stylizer.backends.base import Backend
 from stylizer.backends.choice import register_backend
 
 
-@register_backend("toy")
+@register_backend
 class ToyEngine(Backend):
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         self.notice(f"toy infers {tuple(x.shape)}")
@@ -58,11 +58,13 @@ def toy_backend():
 
 
 def test_a_backend_is_one_new_file(toy_backend, tiny_weights, tmp_path):
+    """Its file's name is its name: the help lists it without importing any backend."""
+    toy = toy_backend.stem
     image = write_png(tmp_path / "img.png", noise_image(40, 56))
     common = f"{image}|-w|{tiny_weights}|--device|cpu|--precision|fp32"
     out = subprocess.run(
         [sys.executable, "-c", CHECK]
-        + [f"{common}|--backend|{name}|-o|{tmp_path / name}.png" for name in ("toy", "eager")],
+        + [f"{common}|--backend|{name}|-o|{tmp_path / name}.png" for name in (toy, "eager")],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},  # no stray .pyc of the toy file
@@ -70,10 +72,10 @@ def test_a_backend_is_one_new_file(toy_backend, tiny_weights, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     choices = re.search(r"--backend \[([^\]]+)\]", out.stdout)
-    assert choices and "toy" in choices[1].split("|"), out.stdout
+    assert choices and toy in choices[1].split("|"), out.stdout
     assert "stylize: toy infers (1, 3, 40, 56)" in out.stderr, out.stderr
-    toy, eager = (cv2.imread(str(tmp_path / f"{name}.png")) for name in ("toy", "eager"))
-    assert toy is not None and np.array_equal(toy, eager)
+    toyed, eager = (cv2.imread(str(tmp_path / f"{name}.png")) for name in (toy, "eager"))
+    assert toyed is not None and np.array_equal(toyed, eager)
 
 
 def test_tiles_go_through_the_backend(tiny_weights, tmp_path, monkeypatch):

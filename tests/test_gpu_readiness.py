@@ -148,14 +148,14 @@ def test_pipes_blend_on_the_engines_device(tiny_weights, monkeypatch):
 
     monkeypatch.setattr(processors, "make_smoother", recording)
     stylizer = Stylizer(tiny_weights, InferenceOptions(device="cpu"))
-    stylizer.backend.device = torch.device("meta")  # stands for "not the default CPU"
+    stylizer.backend.device = torch.device("cuda")  # as if on a GPU: no frame goes there
 
     frames = b"".join(noise_image(8, 8, seed=i).tobytes() for i in range(2))
     out = io.BytesIO()
     monkeypatch.setattr(stylizer, "model_frames", lambda batch: batch)
     stylize_stream(io.BytesIO(frames), out, tiny_weights, raw="8x8", stylizer=stylizer,
                    temporal=TemporalOptions("none"))  # fmt: skip
-    assert built[-1] == torch.device("meta") and len(out.getvalue()) == len(frames)
+    assert built[-1] == torch.device("cuda") and len(out.getvalue()) == len(frames)
     assert real("flow", None, torch.device("cuda")).on_device  # so flow blends on that GPU
 
 

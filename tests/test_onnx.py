@@ -87,7 +87,7 @@ def test_without_onnxruntime_ort_falls_back(monkeypatch):
     notices = []
     assert backend_class("ort", torch.device("cpu"), notices.append).name == "eager"
     assert notices == [
-        "backend ort is unavailable (onnxruntime is not installed: pip install stylize[onnx]); "
+        "backend ort is unavailable (onnxruntime is not installed: pip install onnxruntime); "
         "using eager"
     ]
 

@@ -36,7 +36,7 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     for name in shipped:
         assert f"stylizer/builtin_presets/{name}/{MANIFEST}" in names
     assert not any(n.startswith(("tests/", "bench/", "training/")) for n in names)
-    assert wheel.stat().st_size < 40 * 2**20  # fp16 weights
+    assert wheel.stat().st_size < 56 * 2**20  # fp16 weights, and fp16 graphs beside them
 
     venv = tmp_path / "venv"
     assert run([sys.executable, "-m", "venv", venv]).returncode == 0

@@ -13,7 +13,7 @@ from stylizer.errors import StylizeError
 from stylizer.files import atomic_folder, writing
 from stylizer.images import is_image_path
 from stylizer.models import GENERATORS, frame_flops
-from stylizer.onnx import export_onnx
+from stylizer.onnx import export_onnx, exporter_problem, write_preset_graph
 from stylizer.styles.presets import MANIFEST, Preset, check_name, user_presets_dir
 from stylizer.styles.weights import save_state_dict
 
@@ -37,6 +37,7 @@ def export_preset(
     half: bool = True,
     weights_format: str = "pth",
     onnx: bool = False,
+    graph: bool = True,
     checkpoint: str = "latest",
     overwrite: bool = False,
 ) -> Path:
@@ -47,17 +48,12 @@ def export_preset(
     preset's weights as ``generator.safetensors`` and the fp32 weights as
     ``NAME_net_G.safetensors`` too (the format chaiNNer, ComfyUI and spandrel prefer). With
     ``onnx``, ``export/NAME.onnx`` too: whole images in [0, 1] in and out (``stylizer.onnx``).
+    With ``graph`` (and the exporter installed), an image preset carries its generator as an
+    ONNX graph too, which stylize runs without importing PyTorch (``stylizer.graph``).
     ``checkpoint``: latest, best (by the task's validation figure) or a step number. A preset
     already at ``OUT/NAME`` is replaced only with ``overwrite`` (and nothing else ever is).
     """
-    check_name(name)  # joined onto a folder whose contents are replaced: never a path
-    if weights_format not in WEIGHT_FORMATS:
-        raise StylizeError(f"weights format {weights_format!r}: use {' or '.join(WEIGHT_FORMATS)}")
-    folder = Path(out_dir or user_presets_dir()) / name
-    if not overwrite and (folder / MANIFEST).is_file():
-        raise StylizeError(
-            f"a preset named {name!r} is already in {folder} (--overwrite replaces it)"
-        )
+    folder = _target(name, out_dir, weights_format, overwrite)
     opened = open_task(Path(run_dir), torch.device("cpu"), checkpoint)
     weights, spec = opened.task.export(direction)
     noise = GENERATORS.get_class(spec.arch).from_noise
@@ -75,6 +71,7 @@ def export_preset(
             or f"{opened.task.name} generator trained with stylize-train",
             "weights": f"generator.{weights_format}",
             "architecture": spec.to_dict(),
+            "architecture_description": spec.describe(),
             "gflop_per_720p_frame" if not noise else "gflop_per_image": round(
                 frame_flops(spec) / 1e9, 3 if noise else 1
             ),
@@ -83,7 +80,22 @@ def export_preset(
         manifest |= opened.task.record(direction) | (extra or {})
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         Preset.read(tmp)  # a bad field from --about is refused here, before it is published
+        if graph and not noise and exporter_problem() is None:
+            write_preset_graph(tmp)
     _write_plain(opened, direction, weights, name, weights_format, onnx)
+    return folder
+
+
+def _target(name: str, out_dir: str | Path | None, weights_format: str, overwrite: bool) -> Path:
+    """The preset's folder, once the name, the format and what is there allow writing it."""
+    check_name(name)  # joined onto a folder whose contents are replaced: never a path
+    if weights_format not in WEIGHT_FORMATS:
+        raise StylizeError(f"weights format {weights_format!r}: use {' or '.join(WEIGHT_FORMATS)}")
+    folder = Path(out_dir or user_presets_dir()) / name
+    if not overwrite and (folder / MANIFEST).is_file():
+        raise StylizeError(
+            f"a preset named {name!r} is already in {folder} (--overwrite replaces it)"
+        )
     return folder
 
 

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import numpy as np
 import torch
 
-from ..device import default_memory_budget, pad_to_multiple, padded_side, resolve_precision
+from ..device import (
+    default_memory_budget,
+    frames_per_batch,
+    pad_to_multiple,
+    padded_side,
+    resolve_precision,
+)
 from ..errors import StylizeError
 from ..models import Generator
 from ..tiling import tiled_forward
@@ -32,12 +39,6 @@ def _is_oom(error: BaseException) -> bool:
 
 #: The one thread that runs all inference of a process.
 _inference = Worker("stylize-inference")
-
-
-#: On a CPU, batching gains nothing beyond about this many pixels and then costs: the vangogh
-#: preset in bf16 on 2 cores ran 76 / 71 / 77 ms per 256x256 frame in batches of 1 / 2 / 4, and
-#: 1.20 against 1.63 s per 1280x720 frame in batches of 1 and 4 (fp32: 2.55 against 3.86 s).
-CPU_BATCH_PIXELS = 2 * 256 * 256
 
 
 class Backend:
@@ -104,13 +105,10 @@ class Backend:
         return padded_side(height, m, least) * padded_side(width, m, least)
 
     def batch_size(self, height: int, width: int, limit: int) -> int:
-        """How many frames of this size fit the memory budget together (at least 1); on a CPU
-        no more than ``CPU_BATCH_PIXELS`` worth, past which batching only overflows the caches."""
+        """How many frames of this size go together (``device.frames_per_batch``)."""
         pixels = self._padded_pixels(height, width)
-        fits = self.memory_budget // (pixels * self.bytes_per_pixel)
-        if self.device.type == "cpu":
-            fits = min(fits, CPU_BATCH_PIXELS // pixels)
-        return max(1, min(limit, fits))
+        on_cpu = self.device.type == "cpu"
+        return frames_per_batch(pixels, self.bytes_per_pixel, self.memory_budget, on_cpu, limit)
 
     def tile_core(self, height: int, width: int) -> int | None:
         """Tile core side for a frame of this size, or None when it fits whole."""
@@ -120,6 +118,20 @@ class Backend:
             return None
         side = int((self.memory_budget / self.bytes_per_pixel) ** 0.5) - 2 * self.model.halo
         return max(side, 4 * self.model.size_multiple)
+
+    @property
+    def gpu(self) -> torch.device | None:
+        """The GPU frames are stylized on, None on the CPU."""
+        return self.device if self.device.type == "cuda" else None
+
+    @property
+    def in_channels(self) -> int:
+        """The channels the generator takes."""
+        return self.model.spec.in_channels
+
+    def stylize_array(self, frames: np.ndarray) -> np.ndarray:
+        """``__call__`` on an NHWC array: what ``Stylizer`` hands every backend."""
+        return self(torch.from_numpy(frames)).numpy()
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """NHWC uint8 or uint16 frames (any device) to stylized frames of the same shape and type.

@@ -4,14 +4,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import torch
+from ..registry import Registry, discover
 
-from ..registry import Registry
-from .base import Backend
+if TYPE_CHECKING:
+    import torch
 
-BACKENDS: Registry[Backend] = Registry("backend")
-register_backend = BACKENDS.register
+    from .base import Backend
+
+BACKENDS: Registry[Backend] = Registry("backend")  # complete once ``discovered``
+
+
+def register_backend(cls: type[Backend]) -> type[Backend]:
+    """Register a backend class under the name of its file (``backends/NAME.py`` is
+    ``--backend NAME``), so that the command line lists the backends without importing them
+    (``backends.backend_names``) and PyTorch."""
+    return BACKENDS.register(cls.__module__.rpartition(".")[2])(cls)
+
 
 #: ``auto`` builds a TensorRT engine or compiles only for jobs of at least this many pixels
 #: (frames x size). On a CPU compiling takes about 15 s, and then frames run 1.5x faster (the
@@ -21,11 +31,17 @@ register_backend = BACKENDS.register
 COMPILE_PIXELS = 100_000_000
 
 
+def discovered() -> Registry[Backend]:
+    """``BACKENDS``, every backend file of the package imported (once; imports are cached)."""
+    discover(__package__ or "stylizer.backends")
+    return BACKENDS
+
+
 def auto_order(device_type: str) -> list[str]:
     """What ``auto`` tries for a long job on ``device_type``, best first: the backends that
     declare a place there, in the order their ``auto_before`` asks for."""
     order: Registry[Backend] = Registry("backend")
-    for name, cls in BACKENDS.items():
+    for name, cls in discovered().items():
         if device_type in cls.auto_before:
             order.register(name, before=cls.auto_before[device_type])(cls)
     return list(order)
@@ -43,14 +59,15 @@ def backend_class(
     TensorRT engine or compiling pays off. A named backend that cannot run here (TensorRT not
     installed, no GPU) is replaced by what ``auto`` picks, with a one-line ``notice``.
     """
+    backends = discovered()
     if name != "auto":
-        chosen = BACKENDS.get_class(name)
+        chosen = backends.get_class(name)
         reason = chosen.unavailable(device)
         if reason is None:
             return chosen
     long_job = workload >= COMPILE_PIXELS
     for candidate in auto_order(device.type) if long_job else ("eager",):
-        cls = BACKENDS[candidate]
+        cls = backends[candidate]
         if cls.unavailable(device) is None:
             if name != "auto":
                 notice(f"backend {name} is unavailable ({reason}); using {candidate}")

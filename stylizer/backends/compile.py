@@ -33,7 +33,7 @@ def compiler_for(device_type: str) -> tuple[str, ...]:
     return (os.environ["CC"],) if os.environ.get("CC") else ("gcc", "clang")
 
 
-@register_backend("compile")
+@register_backend
 class CompiledBackend(Backend):
     #: On a CPU, compile and ort run the vangogh preset at 720p about equally fast (2 Skylake
     #: cores in one run: eager 5.90 s a frame, compile 3.32, ort 3.46); ort prepares in a quarter

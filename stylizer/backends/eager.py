@@ -8,7 +8,7 @@ from .base import Backend
 from .choice import register_backend
 
 
-@register_backend("eager")
+@register_backend
 class EagerBackend(Backend):
     #: Last everywhere: it runs on every device, with nothing to prepare.
     auto_before = {"cuda": (), "cpu": ()}

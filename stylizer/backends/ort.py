@@ -1,6 +1,7 @@
 """``ort``: the generator as an ONNX graph in ONNX Runtime, on the CPU.
 
-The graph (``stylizer.onnx``, dynamic batch, height and width) is exported once per set of
+For weights without a graph of their own (a preset's runs without PyTorch: ``stylizer.graph``),
+the graph (``stylizer.onnx``, dynamic batch, height and width) is exported once per set of
 weights and cached in ``cache_dir(kind="onnx")``, keyed by the weights' digest and the versions
 of PyTorch, ONNX Runtime and the opset, so a second run starts at once. It runs in float32 (ONNX
 Runtime's CPU kernels are fastest there) with as many threads as PyTorch uses.
@@ -14,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..graph import onnxruntime_problem, open_session
 from ..onnx import OPSET, export_onnx
 from ..styles.weights import weights_digest
 from .base import Backend
@@ -21,27 +23,18 @@ from .cache import cache_dir, read_cached
 from .choice import register_backend
 
 
-def _session(path: Path) -> Any:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only: its warnings are not the user's business
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-@register_backend("ort")
+@register_backend
 class OnnxRuntimeBackend(Backend):
     @classmethod
     def unavailable(cls, device: torch.device) -> str | None:
         if device.type != "cpu":
             return "the ort backend runs on the CPU"
+        if problem := onnxruntime_problem():
+            return problem
         try:
-            import onnxruntime  # noqa: F401
             import onnxscript  # noqa: F401  (the exporter's)
-        except ImportError as e:
-            return f"{e.name} is not installed: pip install stylize[onnx]"
+        except ImportError:
+            return "onnxscript is not installed: pip install stylize[onnx]"
         return None
 
     #: ONNX Runtime's CPU kernels are float32 ones, and the weights must not pass through another
@@ -68,13 +61,17 @@ class OnnxRuntimeBackend(Backend):
 
     def _load_or_build(self) -> Any:
         path = self.cache_path
-        session = read_cached(path, _session, "ONNX graph", self.notice)
+        session = read_cached(path, self._open, "ONNX graph", self.notice)
         if session is not None:
             return session
         self.notice(f"exporting the model to ONNX (once; cached in {path.parent})")
         with torch.inference_mode(False):
             export_onnx(self.model, path, whole_images=False)
-        return _session(path)
+        return self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> Any:
+        return open_session(path, torch.get_num_threads())
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         if self.session is None:

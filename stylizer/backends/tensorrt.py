@@ -132,7 +132,7 @@ def _versions() -> tuple[str, str, str]:
     return torch.__version__, tensorrt.__version__, torch_tensorrt.__version__
 
 
-@register_backend("tensorrt")
+@register_backend
 class TensorRTBackend(Backend):
     #: First on a GPU: the fastest there, once its engine is built.
     auto_before = {"cuda": ("compile",)}

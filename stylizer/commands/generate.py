@@ -4,13 +4,13 @@ draw from random numbers (``stylize-train --task unconditional``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
 
 from ..errors import StylizeError
 from ..files import output_folder_problem
-from ..generation import GenerateOptions, NoiseSampler, sample_names
 from ..images import Picture, is_image_path, write_image
 from ..media.encode import write_frames
 from ..media.formats import is_video_path
@@ -18,6 +18,9 @@ from ..options import VideoOptions
 from ..outputs import Claims
 from ..sheet import tile_grid
 from ._shared import CONTEXT, IMAGE_FORMATS, encoder_options, say, subcommand
+
+if TYPE_CHECKING:
+    from ..generation import GenerateOptions
 
 #: Side of a walk video's frames unless --size says otherwise (generators draw 64 or 128 px).
 WALK_SIDE = 256
@@ -76,6 +79,8 @@ def generate_command(
       stylize generate -p shoes -n 64 --grid shoes.png --size 128
       stylize generate -p shoes --walk 10 -o walk.mp4        # a 10-second glide through shoes
     """
+    from ..generation import GenerateOptions, NoiseSampler, sample_names  # PyTorch: here only
+
     if walk is not None:
         video = VideoOptions(codec=codec, crf=crf, encoder_preset=encoder_preset)
         options = GenerateOptions(preset, device, size or WALK_SIDE, seed)
@@ -126,6 +131,8 @@ def _write_walk(
     _refuse_existing([output], overwrite)
     if problem := output_folder_problem(output.parent):
         raise StylizeError(f"cannot write {output}: {problem}")
+    from ..generation import NoiseSampler
+
     sampler = NoiseSampler(options)
     frames = sampler.walk(max(1, round(seconds * fps)), fps, seconds_per_image)
     written = write_frames(output, frames, fps, video, overwrite=overwrite)

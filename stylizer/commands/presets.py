@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..models import GeneratorSpec, frame_flops
+from ..errors import StylizeError
+from ..models.spec import GeneratorSpec
 from ..styles.installing import add_preset, downloadable, origin, remove_preset
-from ..styles.presets import Preset, broken_presets, list_presets, user_presets_dir
+from ..styles.presets import BrokenPreset, Preset, broken_presets, list_presets, user_presets_dir
 from ._shared import CONTEXT, subcommand
 
 
@@ -27,6 +28,8 @@ def _cost_and_origin(p: Preset) -> list[str]:
         return lines
     gflop = p.manifest.get("gflop_per_720p_frame")  # written by export: counting takes seconds
     if gflop is None and isinstance(p.spec, GeneratorSpec):
+        from ..models import frame_flops  # PyTorch, only for a manifest without the figure
+
         gflop = frame_flops(p.spec) / 1e9
     if gflop is not None:
         lines.append(f"{gflop:.0f} GFLOP per 1280x720 frame")
@@ -43,10 +46,11 @@ def describe_presets() -> str:
     presets, broken = list_presets(), broken_presets()
     lines = [] if presets or broken else ["no presets installed (stylize-train export makes one)"]
     for p in presets:
-        arch = (
-            p.spec.describe() if isinstance(p.spec, GeneratorSpec) else "architecture from weights"
-        )
-        details = [arch]
+        try:
+            details = [p.architecture()]
+        except StylizeError as problem:  # an architecture this version does not have
+            broken.append(BrokenPreset(p.folder, str(problem)))
+            continue
         training = p.manifest.get("training", {})
         if training.get("steps"):
             where = ", ".join(training.get("hardware", [])) or p.manifest.get("hardware", "")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..backends import BACKENDS
+from ..backends import backend_names
 from ..controls import click_options
 from ..demo import write_demo
 from ..device import PRECISIONS
@@ -77,7 +77,7 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option(
     "--backend",
-    type=click.Choice(["auto", *BACKENDS]),
+    type=click.Choice(["auto", *backend_names()]),
     default="auto",
     show_default=True,
     help="Inference backend (auto picks the fastest available).",

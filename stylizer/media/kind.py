@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
-import torch
-
 from ..errors import StylizeError
 from ..inference import Stylizer
 from ..options import ImageOptions, RunOptions, TemporalOptions, VideoOptions
@@ -55,6 +53,8 @@ class Summary:
 
     def merged(self) -> Summary:
         """Every process's summary in one, the same on each (under ``torchrun``)."""
+        import torch.distributed
+
         parts: list[Summary | None] = [None] * torch.distributed.get_world_size()
         torch.distributed.all_gather_object(parts, self)
         merged = Summary()
@@ -140,7 +140,7 @@ class MediaKind:
         return path.suffix.lower() in self.extensions
 
     def workload(self, path: Path) -> tuple[int, int, int] | None:  # noqa: ARG002
-        """Frames, height and width, when long enough to matter for choosing a backend."""
+        """Frames, height and width, where known cheaply: what choosing a backend goes by."""
         return None
 
     def stylize_files(self, jobs: list[Job], run: FileRun) -> None:  # noqa: ARG002

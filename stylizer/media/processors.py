@@ -57,7 +57,7 @@ class PictureProcessor(Processor):
 def frame_processor(stylizer: Stylizer, temporal: TemporalOptions) -> FrameProcessor:
     """The video processor: the model, the smoother (on the backend's device), then the colour
     and strength controls."""
-    smoother = make_smoother(temporal.temporal, temporal.temporal_strength, stylizer.backend.device)
+    smoother = make_smoother(temporal.temporal, temporal.temporal_strength, stylizer.backend.gpu)
     model_then_smoother = smoothed(stylizer.model_frames, smoother)
 
     def frames(batch: list[np.ndarray]) -> list[np.ndarray]:

@@ -21,9 +21,10 @@ import re
 import torch
 from torch import nn
 
-from .base import Generator, GeneratorSpec, register
+from .base import Generator, register
 from .norms import conv_bias, make_norm
 from .resnet import ResnetBlock
+from .spec import GeneratorSpec
 
 _BLOCK_KEY = re.compile(r"^body\.(\d+)\.conv_block\.(\d+)\.weight$")
 #: Index of the first residual block in ``body``.

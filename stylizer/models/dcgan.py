@@ -17,7 +17,8 @@ import re
 import torch
 from torch import nn
 
-from .base import Generator, GeneratorSpec, register
+from .base import Generator, register
+from .spec import GeneratorSpec
 
 _STAGE_KEY = re.compile(r"^grow\.(\d+)\.1\.weight$")
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import StylizeError
+from .spec import NORMS
 
 
 class StatsSink(Protocol):
@@ -84,9 +85,6 @@ class BatchNorm(WholeImageStats, nn.BatchNorm2d):
         if self.training or not self.per_image:
             return super().forward(x)
         return self._per_image_norm(x, self.weight, self.bias, self.eps)
-
-
-NORMS = ("instance", "batch", "none")
 
 
 def make_norm(kind: str, channels: int) -> nn.Module:

@@ -7,8 +7,9 @@ import re
 import torch
 from torch import nn
 
-from .base import Generator, GeneratorSpec, register
+from .base import Generator, register
 from .norms import conv_bias, make_norm
+from .spec import GeneratorSpec
 
 _BLOCK_KEY = re.compile(r"^model\.(\d+)\.conv_block\.(\d+)\.weight$")
 

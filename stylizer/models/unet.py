@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from ..errors import StylizeError
-from .base import Generator, GeneratorSpec, register
+from .base import Generator, register
 from .norms import conv_bias, make_norm
+from .spec import GeneratorSpec
 
 
 class UnetSkipBlock(nn.Module):

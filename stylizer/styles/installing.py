@@ -23,7 +23,6 @@ from filelock import FileLock, Timeout
 
 from ..errors import StylizeError
 from ..files import atomic_folder, temporary_beside, write_atomic
-from ..models import frame_flops
 from .catalogue import CATALOGUE, REFERENCE_WORKING_SIZE, CatalogueEntry, catalogue_entry
 from .download import Digests, download
 from .presets import (
@@ -39,7 +38,6 @@ from .presets import (
     user_home,
     user_presets_dir,
 )
-from .weights import load_weights
 
 #: Seconds a run waits for another that holds the data directory (downloading a model, say)
 #: before it gives up; ``$STYLIZE_LOCK_TIMEOUT`` replaces it.
@@ -226,6 +224,9 @@ def _install(
         )
     digests = Digests.of(weights)
     _check_digests(name, digests, entry)  # before unpickling anything
+    from ..models import frame_flops  # installing loads the weights: PyTorch is needed here
+    from .weights import load_weights
+
     spec = load_weights(weights).spec  # refuses anything that is not a generator we know
     root = user_presets_dir()
     with atomic_folder(root / folder_name) as tmp:  # this install's own until complete
@@ -236,6 +237,7 @@ def _install(
             "description": description or f"added from {weights.name}",
             "weights": stored.name,
             "architecture": spec.to_dict(),
+            "architecture_description": spec.describe(),
             "gflop_per_720p_frame": round(frame_flops(spec) / 1e9, 1),
             **({"working_size": working_size} if working_size else {}),
             "source": {

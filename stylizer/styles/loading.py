@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..models import Generator
 from .installing import find_preset
 from .presets import MANIFEST, Preset
-from .weights import load_weights
+
+if TYPE_CHECKING:
+    from ..models import Generator
 
 
 def resolve(path_or_preset: str | Path) -> tuple[Path, Preset | None]:
@@ -29,5 +31,7 @@ def load_generator(path_or_preset: str | Path, bn_stats: str = "image") -> Gener
     architecture, a preset folder or a preset name. ``bn_stats="image"`` normalises batch-norm
     layers with each image's own statistics, as the reference does at test time.
     """
+    from .weights import load_weights  # PyTorch: only where a generator is built
+
     weights, preset = resolve(path_or_preset)
     return load_weights(weights, preset.spec if preset else None, bn_stats)

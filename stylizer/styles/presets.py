@@ -18,7 +18,7 @@ from pathlib import Path
 import platformdirs
 
 from ..errors import StylizeError
-from ..models import GENERATORS, NORMS, GeneratorSpec
+from ..models.spec import NORMS, GeneratorSpec
 
 MANIFEST = "preset.json"
 #: The presets that ship with stylize: package data, in a wheel as in a checkout.
@@ -57,6 +57,8 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str,
     "description": str,
     "weights": str,
+    "graph": str,
+    "architecture_description": str,
     "intended_input": str,
     "status": str,
     "gflop_per_720p_frame": (int, float),
@@ -89,9 +91,32 @@ class Preset:
     working_size: int | None = None
 
     @property
+    def graph(self) -> Path | None:
+        """Its generator as an ONNX graph (``stylizer.graph``: run without PyTorch), if it has
+        one."""
+        name = self.manifest.get("graph")
+        return self.folder / name if name else None
+
+    @property
     def from_noise(self) -> bool:
         """Whether it draws new images (``stylize generate``) instead of stylizing them."""
+        from ..models import GENERATORS
+
         return self.spec is not None and GENERATORS.get_class(self.spec.arch).from_noise
+
+    def architecture(self) -> str:
+        """Its generator in words: as the manifest caches it (export writes it, so that listing
+        presets imports no PyTorch), else as the architecture says (a one-line error for one
+        that does not exist)."""
+        if self.spec is None:
+            return "architecture from weights"
+        cached = self.manifest.get("architecture_description")
+        if cached:
+            return cached
+        try:
+            return self.spec.describe()
+        except StylizeError as e:
+            raise StylizeError(f"{self.folder / MANIFEST}: {e}") from None
 
     @classmethod
     def read(cls, folder: Path) -> Preset:
@@ -125,7 +150,8 @@ class Preset:
 
 def _spec(path: Path, architecture: object) -> GeneratorSpec | None:
     """The manifest's ``architecture`` (none: detected from the weights), each field of the
-    type it must have and naming an architecture and norm that exist."""
+    type it must have and naming a norm that exists (an architecture that does not: see
+    ``Preset.architecture``)."""
     if architecture is None:
         return None
     types = typing.get_type_hints(GeneratorSpec)
@@ -137,12 +163,10 @@ def _spec(path: Path, architecture: object) -> GeneratorSpec | None:
                 f"{path}: architecture {key!r} must be {_KIND_NAMES[types[key]]}, not {value!r}"
             )
     spec = GeneratorSpec.from_dict(architecture)
-    for kind, registry in (("arch", GENERATORS), ("norm", NORMS)):
-        if getattr(spec, kind) not in registry:
-            raise StylizeError(
-                f"{path}: unknown architecture {kind} {getattr(spec, kind)!r} (known: "
-                f"{', '.join(registry)})"
-            )
+    if spec.norm not in NORMS:
+        raise StylizeError(
+            f"{path}: unknown architecture norm {spec.norm!r} (known: {', '.join(NORMS)})"
+        )
     return spec
 
 

@@ -12,15 +12,17 @@ so ``smoothed`` runs it on a thread of its own while the model stylizes the same
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from ..errors import StylizeError
 from ..optical_flow import to_gray
 from ..registry import Registry
 from ..worker import Worker
+
+if TYPE_CHECKING:
+    import torch
 
 SMOOTHERS: Registry[Smoother] = Registry("temporal smoothing")
 #: Analyses input frames (OpenCV's flow releases the GIL) while the model stylizes them.
@@ -40,7 +42,8 @@ class Smoother:
         self.strength = self.default_strength if strength is None else strength
         if not 0.0 <= self.strength <= 1.0:
             raise StylizeError(f"temporal strength must be between 0 and 1, not {self.strength}")
-        self.device = device or torch.device("cpu")
+        #: Where frames were stylized (None: the CPU), for smoothers that work there too.
+        self.device = device
         self.reset()
 
     def reset(self) -> None:

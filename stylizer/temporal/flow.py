@@ -10,12 +10,16 @@ full-resolution warp and blend run there.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import cv2
 import numpy as np
-import torch
 
-from ..optical_flow import coarse_map, dis_flow, inside, sample_map, upsample, warp, warp_tensor
+from ..optical_flow import coarse_map, dis_flow, inside, sample_map, warp
 from .base import Smoother, register_smoother
+
+if TYPE_CHECKING:
+    import torch
 
 #: Grey-level error (0-255) at which a warped pixel stops counting as the same surface.
 MATCH_TOLERANCE = 40.0
@@ -32,11 +36,11 @@ class FlowSmoother(Smoother):
     def __init__(self, strength: float | None = None, device: torch.device | None = None) -> None:
         super().__init__(strength, device)
         #: Warp and blend on the device (frames stylized on a GPU); tests set it on a CPU.
-        self.on_device = self.device.type == "cuda"
+        self.on_device = device is not None and device.type == "cuda"
 
     def reset(self) -> None:
         super().reset()
-        self.prev_tensor: torch.Tensor | None = None  # ``prev_out`` on the device, NCHW float
+        self.prev_tensor: Any = None  # ``prev_out`` on the device, NCHW float (a torch.Tensor)
 
     def restart(self) -> None:
         self.prev_tensor = None
@@ -72,21 +76,14 @@ class FlowSmoother(Smoother):
         return result
 
     def _blend_tensor(self, out: np.ndarray, coarse: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        """The warp and blend on the device. Only the frame and the small analysis-size map and
-        weights go up: the full-size ones are made there, and the last result stays there."""
+        """The warp and blend on the device (``temporal._gpu``); the result stays there."""
+        from ._gpu import blend_on_device
 
-        def dev(a: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(a).to(self.device, non_blocking=True)
-
-        h, w = out.shape[:2]
-        prev = self.prev_tensor
-        if prev is None:
-            prev = dev(self.last).permute(2, 0, 1)[None].float()
-        moved = warp_tensor(prev, upsample(dev(coarse), h, w))
-        wt = upsample(dev(weight.astype(np.float32))[..., None], h, w).permute(2, 0, 1)[None]
-        fresh = dev(out).permute(2, 0, 1)[None].float()
-        self.prev_tensor = torch.lerp(fresh, moved, wt).round_().clamp_(0, 255)
-        return self.prev_tensor[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
+        device = self.device or "cpu"  # tests run the GPU code on the CPU
+        result, self.prev_tensor = blend_on_device(
+            device, self.last, self.prev_tensor, out, coarse, weight
+        )
+        return result
 
 
 def blend(moved: np.ndarray, fresh: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -3,10 +3,11 @@ cannot be read, stylized or written is that image's failure and the others go on
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from ...errors import failure_message
-from ...images import IMAGE_EXTENSIONS
+from ...images import IMAGE_EXTENSIONS, image_size
 from ...progress import Progress
 from .. import sinks, sources
 from ..kind import FileRun, MediaKind, register_kind
@@ -18,6 +19,10 @@ from ..stages import Frame, Job, run
 class Images(MediaKind):
     extensions: ClassVar[tuple[str, ...]] = IMAGE_EXTENSIONS
     takes_ext = True
+
+    def workload(self, path: Path) -> tuple[int, int, int] | None:
+        size = image_size(path)
+        return None if size is None else (1, *size)
 
     def stylize_files(self, jobs: list[Job], files: FileRun) -> None:
         bar = Progress("images", "image", len(jobs), files.run.progress)
