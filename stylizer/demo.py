@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from .controls import scaled
 from .files import atomic_output
 from .images import Picture, write_image
+from .registry import lazy_module
+
+av = lazy_module("av")  # PyAV: loaded on first use (only videos need it)
 
 #: Width and height of the demo pictures; the clip is a window of half the width.
 SIZE = (768, 512)

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 
-import av
 import numpy as np
 
 from .errors import StylizeError
 from .optical_flow import dis_flow, inside, to_gray, warp
+from .registry import lazy_module
+
+av = lazy_module("av")  # PyAV: loaded on first use (only videos need it)
 
 
 def visible_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:

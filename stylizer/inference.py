@@ -22,7 +22,7 @@ from .styles.loading import resolve
 #: arithmetic than this (GFLOP, by the preset's figure per 720p frame), by whether the CPU
 #: multiplies bf16 natively: past it, the second PyTorch takes to start is earned back by its
 #: faster frames (bench/startup.py).
-GRAPH_GFLOP = {"bf16": 300.0, "fp32": 900.0}
+GRAPH_GFLOP = {"bf16": 500.0, "fp32": 1500.0}
 
 
 def style_name(weights: str | Path) -> str:

@@ -12,8 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-
-from tqdm import tqdm
+from typing import Any
 
 #: Seconds between progress lines when stderr is not a terminal.
 DEFAULT_INTERVAL = 10.0
@@ -51,14 +50,13 @@ class Progress:
         self.done = initial
         self._initial = initial
         self._lines = enabled and not sys.stderr.isatty()
-        self._bar = tqdm(
-            total=total,
-            initial=initial,
-            unit=unit,
-            disable=not enabled or self._lines,
-            dynamic_ncols=True,
-            leave=False,
-        )
+        self._bar: Any = None  # a terminal's tqdm bar (tqdm is imported only then)
+        if enabled and not self._lines:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=total, initial=initial, unit=unit, dynamic_ncols=True, leave=False
+            )
         self._every = _interval()
         self._started = self._last = time.monotonic()
         self._printed = initial
@@ -66,7 +64,8 @@ class Progress:
 
     def update(self, n: int = 1) -> None:
         self.done += n
-        self._bar.update(n)
+        if self._bar is not None:
+            self._bar.update(n)
         now = time.monotonic()
         if self._lines and now - self._last >= self._every:
             self._print(now)
@@ -79,7 +78,8 @@ class Progress:
     def set_postfix(self, values: dict[str, str]) -> None:
         """Figures shown after the counts (training losses, say)."""
         self.postfix = ", ".join(f"{k} {v}" for k, v in values.items())
-        self._bar.set_postfix(values, refresh=False)
+        if self._bar is not None:
+            self._bar.set_postfix(values, refresh=False)
 
     def line(self, now: float | None = None) -> str:
         """``label: done/total unit (percent), rate, ETA``."""
@@ -99,13 +99,17 @@ class Progress:
     @contextlib.contextmanager
     def message(self) -> Iterator[None]:
         """Around writing a line to stderr, so a bar does not break it."""
-        with tqdm.external_write_mode(file=sys.stderr):
+        if self._bar is None:
+            yield
+            return
+        with self._bar.external_write_mode(file=sys.stderr):
             yield
 
     def close(self) -> None:
         """Ends the bar; in line mode, a job long enough to have printed lines gets a last one
         when the work went on past the one before."""
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()
         if self._lines and self._printed > self._initial and self.done > self._printed:
             self._print(time.monotonic())
 

@@ -10,8 +10,11 @@ goes ``before``, so the order never depends on file names or import order.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
+import sys
 from collections.abc import Callable, Iterable
+from types import ModuleType
 from typing import Any, TypeVar
 
 from .errors import StylizeError
@@ -96,3 +99,20 @@ def lazy_exports(
         return getattr(importlib.import_module(homes[name], package), name)
 
     return attribute
+
+
+def lazy_module(name: str) -> ModuleType:
+    """The module ``name``, loaded on first use of one of its attributes
+    (``importlib.util.LazyLoader``): for a module only some runs need (PyAV, which only videos
+    use, takes 60 ms to import). Bind it to a name (``av = lazy_module("av")``): an ``import``
+    statement would load it at once."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"No module named {name!r}", name=name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

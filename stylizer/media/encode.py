@@ -9,13 +9,15 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
-import av
 import numpy as np
 
 from ..errors import StylizeError
 from ..files import atomic_output
 from ..options import VideoOptions
+from ..registry import lazy_module
 from .formats import encoder_options, output_format, output_pix_fmt
+
+av = lazy_module("av")  # PyAV: loaded on first use (only videos need it)
 
 
 def write_frames(

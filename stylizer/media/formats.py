@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import av
-
 from ..errors import StylizeError
 from ..options import VideoOptions
+from ..registry import lazy_module
+
+av = lazy_module("av")  # PyAV: loaded on first use (only videos need it)
 
 #: Extensions treated as videos.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".ts", ".mts", ".nut")

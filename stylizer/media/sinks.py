@@ -8,17 +8,16 @@ import os
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-import av
 import cv2
 import numpy as np
-from av.container import OutputContainer
 
 from ..errors import StylizeError
 from ..files import atomic_output
 from ..images import write_image
 from ..options import VideoOptions
+from ..registry import lazy_module
 from .formats import (
     RAW_FORMATS,
     Media,
@@ -29,6 +28,11 @@ from .formats import (
 )
 from .sources import VideoReader
 from .stages import Batch, Failure, Frame, Job, Packets, Sink
+
+if TYPE_CHECKING:
+    from av.container import OutputContainer
+
+av = lazy_module("av")  # PyAV: loaded on first use (only videos need it)
 
 _COLOR_FIELDS = ("color_primaries", "color_trc", "colorspace", "color_range")
 

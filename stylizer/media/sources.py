@@ -7,17 +7,22 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
-import av
 import numpy as np
-from av.container import InputContainer
 
 from ..errors import StylizeError
 from ..images import Picture, check_pages_fit, check_pixels, read_image, resized
 from ..options import ImageOptions
+from ..registry import lazy_module
 from .formats import RAW_FORMATS, Media, media_label
 from .stages import Failure, Frame, Job, Packets, Source
+
+if TYPE_CHECKING:
+    from av import VideoFrame
+    from av.container import InputContainer
+
+av = lazy_module("av")  # PyAV: loaded on first use (only videos need it)
 
 #: Images decoded ahead of the engine, at most.
 _IMAGES_AHEAD = 8
@@ -68,7 +73,7 @@ class VideoReader(Source):
         self.label = media_label(media, "standard input")
         self.piped = not isinstance(media, Path)
         try:
-            self.container = cast(InputContainer, av.open(media if self.piped else str(media)))
+            self.container = cast("InputContainer", av.open(media if self.piped else str(media)))
         except (av.FFmpegError, OSError, ValueError) as e:
             raise StylizeError(f"{self.label}: not a readable video ({e})") from None
         if not self.container.streams.video:
@@ -102,7 +107,7 @@ class VideoReader(Source):
                     if packet.dts is not None:
                         yield Packets([packet])
                     continue
-                for frame in cast(list[av.VideoFrame], packet.decode()):
+                for frame in cast("list[VideoFrame]", packet.decode()):
                     count += 1
                     yield Frame(
                         Picture(frame.to_ndarray(format="rgb24")), frame.pts, frame.rotation

@@ -9,16 +9,23 @@ again. Errors are one line that says what happened, never a traceback.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import StylizeError
 from ..progress import Progress
+from ..registry import lazy_module
+
+if TYPE_CHECKING:
+    from http.client import HTTPResponse
+
+# Loaded on first use: only a download needs them (15 ms of every start otherwise).
+http_client = lazy_module("http.client")
+urllib_error = lazy_module("urllib.error")
+urllib_request = lazy_module("urllib.request")
 
 #: Seconds without a byte from the server before a download counts as stalled.
 TIMEOUT_SECONDS = 30.0
@@ -79,16 +86,16 @@ def download(url: str, dest: Path, label: str, show_progress: bool = True) -> No
 def _fetch_into(url: str, part: Path, label: str, show_progress: bool) -> None:
     have = part.stat().st_size if part.is_file() else 0
     try:
-        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-        response = urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
-    except urllib.error.HTTPError as e:
+        request = urllib_request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+        response = urllib_request.urlopen(request, timeout=TIMEOUT_SECONDS)
+    except urllib_error.HTTPError as e:
         if e.code == 416 and have:  # nothing left from there: whole already, or longer than it
             if e.headers.get("Content-Range", "") == f"bytes */{have}":
                 return
             part.unlink()
             return _fetch_into(url, part, label, show_progress)
         raise StylizeError(f"{label}: {url} answered {e.code} {_one_line(e.reason)}") from None
-    except (OSError, http.client.HTTPException, ValueError) as e:
+    except (OSError, http_client.HTTPException, ValueError) as e:
         raise StylizeError(f"{label}: cannot reach {url} ({_reason(e)})") from None
     with response:
         if have and response.status != 206:
@@ -116,7 +123,7 @@ def _open_part(part: Path, mode: str):
         raise StylizeError(f"cannot write {part} ({_reason(e)})") from None
 
 
-def _read(response: http.client.HTTPResponse, url: str, label: str) -> bytes:
+def _read(response: HTTPResponse, url: str, label: str) -> bytes:
     """What has arrived of the body (a stall keeps what came before it)."""
     try:
         return response.read1(_CHUNK)
@@ -124,12 +131,12 @@ def _read(response: http.client.HTTPResponse, url: str, label: str) -> bytes:
         raise StylizeError(
             f"{label}: {url} sent nothing for {TIMEOUT_SECONDS:.0f} s; run again to resume"
         ) from None
-    except (OSError, http.client.HTTPException) as e:
+    except (OSError, http_client.HTTPException) as e:
         raise _Dropped(_reason(e)) from None
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, BaseException):
+    if isinstance(error, urllib_error.URLError) and isinstance(error.reason, BaseException):
         error = error.reason
     if isinstance(error, OSError) and error.strerror:
         return error.strerror

@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from ..errors import StylizeError
 from ..files import atomic_folder, temporary_beside, write_atomic
 from .catalogue import CATALOGUE, REFERENCE_WORKING_SIZE, CatalogueEntry, catalogue_entry
@@ -92,6 +90,8 @@ def _user_store(what: str) -> Iterator[Path]:
     model download it once), with its file-system errors as one-line errors. A run that finds
     it held says once what it waits for, and gives up after ``$STYLIZE_LOCK_TIMEOUT`` seconds
     (``LOCK_TIMEOUT_SECONDS`` by default): a download can take minutes, and silence looks hung."""
+    from filelock import FileLock, Timeout  # only installing and removing take the lock
+
     home, seconds = user_home(), _lock_timeout()  # a bad setting is found at once
     try:
         home.mkdir(parents=True, exist_ok=True)
