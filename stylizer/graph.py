@@ -145,7 +145,7 @@ class GraphBackend:
 
     def stylize_array(self, frames: np.ndarray) -> np.ndarray:
         """NHWC uint8 or uint16 frames to stylized frames of the same shape and type."""
-        n, h, w, _ = frames.shape
+        _, h, w, _ = frames.shape
         if not self.fits(h, w):
             if self._fallback_engine is None:
                 self._fallback_engine = self._fallback()

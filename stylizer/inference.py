@@ -71,7 +71,7 @@ class Stylizer:
         """The preset's graph, where it is to run: on the CPU, in float32 (unless another
         precision is asked for with ``auto``), with the generator as exported (per-image
         statistics, no forced tiles), named (``--backend ort``) or ``auto`` for a job shorter
-        than ``GRAPH_PIXELS``; None: the PyTorch path."""
+        than ``GRAPH_GFLOP``; None: the PyTorch path."""
         graph = self._preset.graph if self._preset else None
         wanted = options.backend == "ort" or (options.backend == "auto" and self._short(workload))
         plain = (
@@ -121,7 +121,8 @@ class Stylizer:
         )
 
     def model_pixels(self, workload: Sequence[tuple[int, int, int]]) -> int:
-        """The pixels the model runs over for videos of these frames, heights and widths."""
+        """The pixels the model runs over for images and videos of these frames, heights and
+        widths."""
         return sum(frames * math.prod(self.model_size(h, w)) for frames, h, w in workload if frames)
 
     def _chosen_scale(self, height: int, width: int) -> float | None:
