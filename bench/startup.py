@@ -22,6 +22,7 @@ Prints markdown tables (min and median of ``--runs`` interleaved runs, whole pro
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import subprocess
@@ -48,6 +49,7 @@ from stylizer.styles.weights import load_weights
 STYLIZE = str(Path(sys.executable).with_name("stylize"))
 #: Issue 32's figure for the other app on one 1280x720 photo, 2 Zen 4 cores.
 OTHER_APP_S = 0.63
+PRESETS = ("vangogh-fast", "vangogh")
 
 BARE_ORT = """
 import sys, cv2, numpy as np, onnxruntime as ort
@@ -77,6 +79,13 @@ def interleaved(cases: dict[str, list[str]], runs: int) -> dict[str, list[float]
         for name, command in cases.items():
             times[name].append(timed(command)[0])
     return times
+
+
+def path_taken(command: list[str]) -> str:
+    """Which backend and precision ``stylize`` took for ``command`` (its ``--json`` report)."""
+    done = subprocess.run([*command, "--json", "-"], capture_output=True, text=True, check=True)
+    record = json.loads(done.stdout.splitlines()[0])
+    return f"{record['backend']} {record['precision']}"
 
 
 def row(name: str, seconds: list[float], *extra: str) -> str:
@@ -147,8 +156,7 @@ def photo(runs: int, tmp: Path) -> None:
     cv2.imwrite(str(src), cv2.resize(image, (1280, 720), interpolation=cv2.INTER_AREA))
     graph = installed_preset("vangogh-fast").graph  # type: ignore[union-attr]
     cases = {
-        p: [STYLIZE, str(src), "-p", p, "-o", str(tmp / f"{p}.png"), "--overwrite"]
-        for p in ("vangogh-fast", "vangogh")
+        p: [STYLIZE, str(src), "-p", p, "-o", str(tmp / f"{p}.png"), "--overwrite"] for p in PRESETS
     }
     cases["bare ORT script, vangogh-fast's graph"] = [
         sys.executable, "-c", BARE_ORT, str(graph), str(src), str(tmp / "bare.png")

@@ -34,6 +34,11 @@ class FrameEngine(Protocol):
     device: Any
 
     @property
+    def precision(self) -> str:
+        """The precision frames run in, by name (``device.PRECISIONS``)."""
+        ...
+
+    @property
     def gpu(self) -> Any: ...
 
     @property
@@ -109,6 +114,7 @@ class GraphBackend:
 
     name = "ort"
     device = "cpu"
+    precision = "fp32"
     gpu = None
 
     def __init__(

@@ -136,13 +136,13 @@ def test_a_frame_too_large_for_memory_goes_to_pytorch_in_tiles(tmp_path):
 def test_the_backend_choice(tmp_path):
     def engine(**options) -> str:
         chosen = Stylizer("vangogh-fast", InferenceOptions(device="cpu", **options)).backend
-        return f"{chosen.name}:{type(chosen).__name__}"
+        return f"{chosen.name}:{type(chosen).__name__}:{chosen.precision}"  # as --json says
 
-    assert engine() == "ort:GraphBackend"  # auto, a short job
-    assert engine(backend="ort") == "ort:GraphBackend"
-    assert engine(backend="eager") == "eager:EagerBackend"
-    assert engine(precision="bf16") == "eager:EagerBackend"  # the graph is float32
-    assert engine(tile=64) == "eager:EagerBackend"
+    assert engine() == "ort:GraphBackend:fp32"  # auto, a short job
+    assert engine(backend="ort") == "ort:GraphBackend:fp32"
+    assert engine(backend="eager", precision="fp32") == "eager:EagerBackend:fp32"
+    assert engine(precision="bf16") == "eager:EagerBackend:bf16"  # the graph is float32
+    assert engine(tile=64, precision="fp32") == "eager:EagerBackend:fp32"
     for long_job in ([(2000, 720, 1280)], None):  # a long video; a pipe, of unknown length
         chosen = Stylizer("vangogh-fast", InferenceOptions(device="cpu"), workload=long_job)
         assert not isinstance(chosen.backend, GraphBackend)

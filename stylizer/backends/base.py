@@ -13,11 +13,13 @@ import numpy as np
 import torch
 
 from ..device import (
+    PRECISIONS,
     default_memory_budget,
     frames_per_batch,
     pad_to_multiple,
     padded_side,
     resolve_precision,
+    torch_dtype,
 )
 from ..errors import StylizeError
 from ..models import Generator
@@ -118,6 +120,11 @@ class Backend:
             return None
         side = int((self.memory_budget / self.bytes_per_pixel) ** 0.5) - 2 * self.model.halo
         return max(side, 4 * self.model.size_multiple)
+
+    @property
+    def precision(self) -> str:
+        """The precision frames run in, by name."""
+        return next(name for name in PRECISIONS if torch_dtype(name) == self.dtype)
 
     @property
     def gpu(self) -> torch.device | None:

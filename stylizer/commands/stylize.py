@@ -169,7 +169,7 @@ def _picked(kind: type[T], options: dict[str, Any], **given: Any) -> T:
     "json_to",
     metavar="FILE|-",
     help="Report as JSON lines: one object per output (input, output, style, size, frames, "
-    "seconds, device, backend; videos add fps and streams_kept), then a summary object. '-' is "
+    "seconds, device, backend, precision; videos add fps and streams_kept), then a summary object. '-' is "
     "standard output, unless the media go there (-o -).",
 )
 @click.option(

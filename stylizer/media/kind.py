@@ -92,6 +92,7 @@ class Summary:
             "seconds": round(seconds, 3),
             "device": str(stylizer.backend.device),
             "backend": stylizer.backend.name,
+            "precision": stylizer.backend.precision,
         } | (more or {}))  # fmt: skip
 
 
