@@ -137,7 +137,8 @@ def machine(tmp: Path) -> dict[str, float]:
     if cpu_has_fast_bf16():
         peaks["torch bf16"] = conv_peak("bf16")
     print(f"Machine: {name}, {torch.get_num_threads()} threads, {' '.join(isa)}; bf16 "
-          f"{'native' if cpu_has_fast_bf16() else 'not native: fp32 is the path'}")  # fmt: skip
+          f"{'native' if cpu_has_fast_bf16() else 'not native: fp32 is the path'}; bytecode "
+          f"cache {'off (PYTHONDONTWRITEBYTECODE)' if sys.dont_write_bytecode else 'on'}")  # fmt: skip
     print("Conv peaks (3x3): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()) + "\n")
     return peaks
 
@@ -161,11 +162,11 @@ def photo(runs: int, tmp: Path) -> None:
     cases["bare ORT script, vangogh-fast's graph"] = [
         sys.executable, "-c", BARE_ORT, str(graph), str(src), str(tmp / "bare.png")
     ]  # fmt: skip
-    print(
-        "| one 1280x720 photo | min s | median s | x other app (0.63 s) |\n| --- | --- | --- | --- |"
-    )
+    print("| one 1280x720 photo | min s | median s | x other app (0.63 s) | path |")
+    print("| --- | --- | --- | --- | --- |")
     for name, seconds in interleaved(cases, runs).items():
-        print(row(name, seconds, f"{min(seconds) / OTHER_APP_S:.2f}"))
+        path = path_taken(cases[name]) if name in PRESETS else "ONNX Runtime fp32"
+        print(row(name, seconds, f"{min(seconds) / OTHER_APP_S:.2f}", path))
     print()
 
 
@@ -174,20 +175,14 @@ def video(runs: int, tmp: Path) -> None:
     for w, h in ((1280, 720), (1920, 1080)):
         clip = tmp / f"clip{h}.mp4"
         write_frames(clip, iter(real_frames(24, (w, h))), 24, VideoOptions(crf=18))
-        for p in ("vangogh-fast", "vangogh"):
+        for p in PRESETS:
             out = tmp / f"{p}{h}.mp4"
-            cases[f"{p}, 24 frames {w}x{h}"] = [
-                STYLIZE,
-                str(clip),
-                "-p",
-                p,
-                "-o",
-                str(out),
-                "--overwrite",
-            ]
-    print("| whole process | min s | median s |\n| --- | --- | --- |")
-    for name, seconds in interleaved(cases, runs).items():
-        print(row(name, seconds))
+            cases[f"{p}, 24 frames {w}x{h}"] = [STYLIZE, str(clip), "-p", p, "-o", str(out)]
+    print("| whole process | min s | median s | path |\n| --- | --- | --- | --- |")
+    for name, seconds in interleaved(
+        {k: [*c, "--overwrite"] for k, c in cases.items()}, runs
+    ).items():
+        print(row(name, seconds, path_taken([*cases[name], "--overwrite"])))
     print()
 
 
