@@ -123,11 +123,11 @@ def test_every_shipped_graph_agrees_with_its_weights(preset):
 
 def test_a_frame_too_large_for_memory_goes_to_pytorch_in_tiles(tmp_path):
     """The graph cannot tile with whole-image statistics: such a frame runs in PyTorch."""
-    image = noise_image(256, 320)  # 8 * ngf bytes a pixel: 15 MiB, more than 1 MiB
+    image = noise_image(128, 160)  # 8 * ngf bytes a pixel: 3.8 MiB, more than 1 MiB
     roomy = Stylizer("vangogh-fast", InferenceOptions(device="cpu", backend="ort"))
     tight = Stylizer("vangogh-fast", InferenceOptions(device="cpu", backend="ort", memory_mb=1))
     assert isinstance(roomy.backend, GraphBackend) and isinstance(tight.backend, GraphBackend)
-    assert roomy.backend.fits(256, 320) and not tight.backend.fits(256, 320)
+    assert roomy.backend.fits(128, 160) and not tight.backend.fits(128, 160)
     got, want = (s.stylize_frames([image])[0] for s in (tight, roomy))
     assert tight.backend._fallback_engine is not None
     assert np.abs(got.astype(int) - want).max() <= 3
