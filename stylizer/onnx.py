@@ -140,12 +140,12 @@ def write_preset_graph(folder: Path) -> Path:
         weights_digest=weights_digest(model),
     )
     target = folder / PRESET_GRAPH
-    export_onnx(model, target, whole_images=False, optimize=False)  # ONNX Runtime optimises
-    graph = onnx.load(str(target))
-    _store_half(graph)
-    for key, value in facts.metadata().items():
-        graph.metadata_props.add(key=key, value=value)
-    with atomic_output(target) as tmp:
+    with atomic_output(target) as tmp:  # published whole, metadata and all, or not at all
+        export_onnx(model, tmp, whole_images=False, optimize=False)  # ONNX Runtime optimises
+        graph = onnx.load(str(tmp))
+        _store_half(graph)
+        for key, value in facts.metadata().items():
+            graph.metadata_props.add(key=key, value=value)
         onnx.save(graph, str(tmp))
     manifest = json.loads((folder / MANIFEST).read_text()) | {"graph": PRESET_GRAPH}
     write_atomic(folder / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..graph import onnxruntime_problem, open_session
-from ..onnx import OPSET, export_onnx
+from ..onnx import OPSET, export_onnx, exporter_problem
 from ..styles.weights import weights_digest
 from .base import Backend
 from .cache import cache_dir, read_cached
@@ -29,13 +29,7 @@ class OnnxRuntimeBackend(Backend):
     def unavailable(cls, device: torch.device) -> str | None:
         if device.type != "cpu":
             return "the ort backend runs on the CPU"
-        if problem := onnxruntime_problem():
-            return problem
-        try:
-            import onnxscript  # noqa: F401  (the exporter's)
-        except ImportError:
-            return "onnxscript is not installed: pip install stylize[onnx]"
-        return None
+        return onnxruntime_problem() or exporter_problem()
 
     #: ONNX Runtime's CPU kernels are float32 ones, and the weights must not pass through another
     #: precision on the way (auto is bf16 on some CPUs, which would round them: 1.7 grey levels

@@ -93,9 +93,9 @@ class Preset:
     @property
     def graph(self) -> Path | None:
         """Its generator as an ONNX graph (``stylizer.graph``: run without PyTorch), if it has
-        one."""
+        one; a graph the manifest names but the folder lacks is none (PyTorch runs instead)."""
         name = self.manifest.get("graph")
-        return self.folder / name if name else None
+        return self.folder / name if name and (self.folder / name).is_file() else None
 
     @property
     def from_noise(self) -> bool:
